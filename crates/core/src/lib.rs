@@ -1,0 +1,27 @@
+//! Domain types and pure rules of healthcode.
+//!
+//! Invariant: this crate does no I/O. No clock, no randomness, no files, no network, no SQL:
+//! whatever needs the time takes it as a parameter, and the region table is compiled in.
+//! Every value from outside enters through a `parse` function here that either returns a
+//! well-formed value or an error with a stable code.
+
+pub mod color;
+pub mod declaration;
+pub mod id_number;
+pub mod local_time;
+pub mod name;
+pub mod otp;
+pub mod phone;
+pub mod region;
+pub mod role;
+pub mod subject;
+
+pub use color::{Color, RiskLevel};
+pub use declaration::{Declaration, DeclarationError, Symptom, Temperature};
+pub use id_number::{IdNumber, IdNumberError};
+pub use local_time::{local_day, LOCAL_OFFSET_HOURS};
+pub use name::{NameError, PersonName};
+pub use phone::{Phone, PhoneError};
+pub use region::{RegionCode, RegionError, RegionLevel};
+pub use role::{Relation, Role};
+pub use subject::{SubjectId, SubjectIdError};
