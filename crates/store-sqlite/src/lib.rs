@@ -1,1 +1,574 @@
+//! The SQLite backend: the embedded default for a county on a laptop.
+//!
+//! WAL mode with one writer: every write goes through a pool of one connection, so write
+//! transactions are serialised without "database is locked" retries, while reads run on a
+//! separate pool concurrently with it.
 
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use healthcode_core::otp::{OtpPolicy, OtpState};
+use healthcode_core::{Declaration, SubjectId, Temperature};
+use healthcode_store::codec;
+use healthcode_store::*;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+
+mod migrate;
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+fn db_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let msg = db.message();
+            for (column, which) in [
+                ("persons.id_index", Unique::IdNumber),
+                ("persons.phone_index", Unique::Phone),
+                ("staff.token_hash", Unique::StaffToken),
+                ("staff.id", Unique::StaffId),
+            ] {
+                if msg.contains(column) {
+                    return StoreError::Duplicate(which);
+                }
+            }
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(us: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::Corrupt(format!("time {us}")))
+}
+
+fn opt_time(us: Option<i64>) -> StoreResult<Option<DateTime<Utc>>> {
+    us.map(time).transpose()
+}
+
+const PERSON_COLUMNS: &str = "p.subject_id, p.id_index, p.id_number_sealed, p.name_sealed, p.masked_name, \
+     p.phone_index, p.phone_sealed, p.household_region, p.current_region, p.guardian_subject_id, \
+     p.guardian_relation, p.created_at";
+
+fn person_from_row(row: &SqliteRow) -> StoreResult<PersonRecord> {
+    let get_s = |c: &str| row.try_get::<String, _>(c).map_err(db_err);
+    let guardian = match row.try_get::<Option<String>, _>("guardian_subject_id").map_err(db_err)? {
+        Some(g) => Some(Guardian {
+            subject_id: codec::subject(&g)?,
+            relation: codec::relation(&get_s("guardian_relation")?)?,
+        }),
+        None => None,
+    };
+    Ok(PersonRecord {
+        subject_id: codec::subject(&get_s("subject_id")?)?,
+        id_index: row.try_get("id_index").map_err(db_err)?,
+        id_number_sealed: get_s("id_number_sealed")?,
+        name_sealed: get_s("name_sealed")?,
+        masked_name: get_s("masked_name")?,
+        phone_index: row.try_get("phone_index").map_err(db_err)?,
+        phone_sealed: row.try_get("phone_sealed").map_err(db_err)?,
+        household_region: codec::region(&get_s("household_region")?)?,
+        current_region: row
+            .try_get::<Option<String>, _>("current_region")
+            .map_err(db_err)?
+            .map(|r| codec::region(&r))
+            .transpose()?,
+        guardian,
+        created_at: time(row.try_get("created_at").map_err(db_err)?)?,
+    })
+}
+
+const DECLARATION_COLUMNS: &str = "id, subject_id, day, temperature_tenths, symptoms, contact_with_suspected_case, \
+     current_region, declared_by, declared_at, superseded_at";
+
+fn declaration_from_row(row: &SqliteRow) -> StoreResult<StoredDeclaration> {
+    let get_s = |c: &str| row.try_get::<String, _>(c).map_err(db_err);
+    Ok(StoredDeclaration {
+        id: row.try_get("id").map_err(db_err)?,
+        declaration: Declaration {
+            subject_id: codec::subject(&get_s("subject_id")?)?,
+            day: row.try_get::<NaiveDate, _>("day").map_err(db_err)?,
+            temperature: Temperature::from_tenths(row.try_get("temperature_tenths").map_err(db_err)?),
+            symptoms: codec::symptoms_from_text(&get_s("symptoms")?)?,
+            contact_with_suspected_case: row.try_get("contact_with_suspected_case").map_err(db_err)?,
+            current_region: codec::region(&get_s("current_region")?)?,
+            declared_by: codec::subject(&get_s("declared_by")?)?,
+            declared_at: time(row.try_get("declared_at").map_err(db_err)?)?,
+        },
+        superseded_at: opt_time(row.try_get("superseded_at").map_err(db_err)?)?,
+    })
+}
+
+fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
+    let detail: String = row.try_get("detail").map_err(db_err)?;
+    Ok(AuditRecord {
+        seq: row.try_get("seq").map_err(db_err)?,
+        entry: AuditEntry {
+            at: time(row.try_get("at").map_err(db_err)?)?,
+            actor: Actor {
+                kind: row.try_get("actor_kind").map_err(db_err)?,
+                id: row.try_get("actor_id").map_err(db_err)?,
+                role: row.try_get("actor_role").map_err(db_err)?,
+            },
+            action: row.try_get("action").map_err(db_err)?,
+            subject_id: row
+                .try_get::<Option<String>, _>("subject_id")
+                .map_err(db_err)?
+                .map(|s| codec::subject(&s))
+                .transpose()?,
+            purpose: row.try_get("purpose").map_err(db_err)?,
+            detail: serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+        },
+    })
+}
+
+async fn insert_audit(tx: &mut Transaction<'_, Sqlite>, e: &AuditEntry) -> StoreResult<i64> {
+    let row = sqlx::query(
+        "INSERT INTO audit_log (at, actor_kind, actor_id, actor_role, action, subject_id, purpose, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+    )
+    .bind(micros(e.at))
+    .bind(&e.actor.kind)
+    .bind(&e.actor.id)
+    .bind(&e.actor.role)
+    .bind(&e.action)
+    .bind(e.subject_id.as_ref().map(SubjectId::as_str))
+    .bind(&e.purpose)
+    .bind(e.detail.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    row.try_get(0).map_err(db_err)
+}
+
+/// The audit record of an officer's read.
+fn read_audit(read: &StaffRead<'_>, action: &str, subject_id: &SubjectId) -> AuditEntry {
+    AuditEntry {
+        at: read.at,
+        actor: Actor { kind: "staff".into(), id: read.staff_id.to_string(), role: Some("officer".into()) },
+        action: action.into(),
+        subject_id: Some(subject_id.clone()),
+        purpose: Some(read.purpose.to_string()),
+        detail: serde_json::json!({}),
+    }
+}
+
+/// `EXISTS` clause: the staff member `?` is an officer with a region covering person `p`.
+const OFFICER_SCOPE: &str = "EXISTS (SELECT 1 FROM staff s JOIN staff_regions r ON r.staff_id = s.id \
+     WHERE s.id = ? AND s.role = 'officer' \
+     AND (p.household_region LIKE r.pattern OR p.current_region LIKE r.pattern))";
+
+#[derive(Clone, Copy)]
+enum PersonKey<'a> {
+    Subject(&'a SubjectId),
+    Phone(&'a [u8]),
+}
+
+fn const_format(columns: &str, key_column: &str) -> String {
+    format!("SELECT {columns} FROM persons p WHERE {key_column} = ?")
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::new().filename(path);
+        Self::with_options(options).await
+    }
+
+    /// Opens a `sqlite://PATH` URL.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url).map_err(db_err)?;
+        Self::with_options(options).await
+    }
+
+    async fn with_options(options: SqliteConnectOptions) -> StoreResult<Self> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL loses no committed data on a process crash, only possibly
+            // the last transactions on a power cut; the usual trade for SQLite servers.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(StdDuration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(db_err)?;
+        migrate::run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(db_err)?;
+        Ok(Self { writer, reader })
+    }
+
+    async fn person_where(&self, key: PersonKey<'_>) -> StoreResult<Option<PersonRecord>> {
+        let query = match key {
+            PersonKey::Subject(_) => const_format(PERSON_COLUMNS, "p.subject_id"),
+            PersonKey::Phone(_) => const_format(PERSON_COLUMNS, "p.phone_index"),
+        };
+        let q = sqlx::query(&query);
+        let q = match key {
+            PersonKey::Subject(s) => q.bind(s.as_str()),
+            PersonKey::Phone(p) => q.bind(p),
+        };
+        let row = q.fetch_optional(&self.reader).await.map_err(db_err)?;
+        row.as_ref().map(person_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn otp_apply(
+        &self,
+        phone_index: &[u8],
+        transition: OtpTransition,
+        now: DateTime<Utc>,
+        policy: &OtpPolicy,
+    ) -> StoreResult<OtpResult> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let row = sqlx::query(
+            "SELECT code_hash, expires_at, sent_at, failures, locked_until FROM otp_states WHERE phone_index = ?",
+        )
+        .bind(phone_index)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let prev = match row {
+            Some(r) => Some(OtpState {
+                code_hash: r.try_get("code_hash").map_err(db_err)?,
+                expires_at: time(r.try_get("expires_at").map_err(db_err)?)?,
+                sent_at: time(r.try_get("sent_at").map_err(db_err)?)?,
+                failures: r.try_get::<i64, _>("failures").map_err(db_err)? as u32,
+                locked_until: opt_time(r.try_get("locked_until").map_err(db_err)?)?,
+            }),
+            None => None,
+        };
+        let (result, next) = healthcode_store::otp::apply(prev.as_ref(), transition, now, policy);
+        if let Some(s) = next {
+            sqlx::query(
+                "INSERT INTO otp_states (phone_index, code_hash, expires_at, sent_at, failures, locked_until) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (phone_index) DO UPDATE SET code_hash = excluded.code_hash, \
+                 expires_at = excluded.expires_at, sent_at = excluded.sent_at, failures = excluded.failures, \
+                 locked_until = excluded.locked_until",
+            )
+            .bind(phone_index)
+            .bind(s.code_hash)
+            .bind(micros(s.expires_at))
+            .bind(micros(s.sent_at))
+            .bind(i64::from(s.failures))
+            .bind(s.locked_until.map(micros))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(result)
+    }
+
+    async fn session_create(&self, s: &Session) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        // Expired sessions are swept as new ones arrive, so the table stays small.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+            .bind(micros(s.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO sessions (token_hash, phone_index, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(&s.token_hash)
+            .bind(&s.phone_index)
+            .bind(micros(s.created_at))
+            .bind(micros(s.expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn session_get(&self, token_hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT token_hash, phone_index, created_at, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(micros(now))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(Session {
+                token_hash: r.try_get("token_hash").map_err(db_err)?,
+                phone_index: r.try_get("phone_index").map_err(db_err)?,
+                created_at: time(r.try_get("created_at").map_err(db_err)?)?,
+                expires_at: time(r.try_get("expires_at").map_err(db_err)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn session_delete(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn person_insert(&self, p: &PersonRecord) -> StoreResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO persons (subject_id, id_index, id_number_sealed, name_sealed, masked_name, phone_index, \
+             phone_sealed, household_region, current_region, guardian_subject_id, guardian_relation, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(p.subject_id.as_str())
+        .bind(&p.id_index)
+        .bind(&p.id_number_sealed)
+        .bind(&p.name_sealed)
+        .bind(&p.masked_name)
+        .bind(&p.phone_index)
+        .bind(&p.phone_sealed)
+        .bind(p.household_region.to_string())
+        .bind(p.current_region.map(|r| r.to_string()))
+        .bind(p.guardian.as_ref().map(|g| g.subject_id.to_string()))
+        .bind(p.guardian.as_ref().map(|g| g.relation.as_str()))
+        .bind(micros(p.created_at))
+        .execute(&self.writer)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => Err(StoreError::NotFound),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn person_get(&self, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>> {
+        self.person_where(PersonKey::Subject(subject_id)).await
+    }
+
+    async fn person_by_phone(&self, phone_index: &[u8]) -> StoreResult<Option<PersonRecord>> {
+        self.person_where(PersonKey::Phone(phone_index)).await
+    }
+
+    async fn dependents(&self, guardian: &SubjectId) -> StoreResult<Vec<PersonRecord>> {
+        let sql = format!(
+            "SELECT {PERSON_COLUMNS} FROM persons p WHERE p.guardian_subject_id = ? ORDER BY p.created_at, p.subject_id"
+        );
+        let rows = sqlx::query(&sql).bind(guardian.as_str()).fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(person_from_row).collect()
+    }
+
+    async fn declaration_submit(&self, d: &Declaration) -> StoreResult<DeclarationReceipt> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let updated = sqlx::query("UPDATE persons SET current_region = ? WHERE subject_id = ?")
+            .bind(d.current_region.to_string())
+            .bind(d.subject_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let replaced = sqlx::query(
+            "UPDATE declarations SET superseded_at = ? WHERE subject_id = ? AND day = ? AND superseded_at IS NULL",
+        )
+        .bind(micros(d.declared_at))
+        .bind(d.subject_id.as_str())
+        .bind(d.day)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            > 0;
+        let row = sqlx::query(
+            "INSERT INTO declarations (subject_id, day, temperature_tenths, symptoms, contact_with_suspected_case, \
+             current_region, declared_by, declared_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(d.subject_id.as_str())
+        .bind(d.day)
+        .bind(d.temperature.tenths())
+        .bind(codec::symptoms_to_text(&d.symptoms))
+        .bind(d.contact_with_suspected_case)
+        .bind(d.current_region.to_string())
+        .bind(d.declared_by.as_str())
+        .bind(micros(d.declared_at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let id = row.try_get(0).map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(DeclarationReceipt { id, replaced })
+    }
+
+    async fn declarations(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<StoredDeclaration>> {
+        let sql = format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = ? ORDER BY id DESC LIMIT ?");
+        let rows = sqlx::query(&sql)
+            .bind(subject_id.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(declaration_from_row).collect()
+    }
+
+    async fn declaration_for_day(&self, subject_id: &SubjectId, day: NaiveDate) -> StoreResult<Option<StoredDeclaration>> {
+        let sql = format!(
+            "SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = ? AND day = ? AND superseded_at IS NULL"
+        );
+        let row = sqlx::query(&sql).bind(subject_id.as_str()).bind(day).fetch_optional(&self.reader).await.map_err(db_err)?;
+        row.as_ref().map(declaration_from_row).transpose()
+    }
+
+    async fn staff_insert(&self, s: &Staff, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO staff (id, role, name, venue_id, import_kinds, token_hash, created_at, created_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(s.role.as_str())
+        .bind(&s.name)
+        .bind(&s.venue_id)
+        .bind(codec::list_to_text(&s.import_kinds))
+        .bind(&s.token_hash)
+        .bind(micros(s.created_at))
+        .bind(&s.created_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for r in &s.regions {
+            sqlx::query("INSERT INTO staff_regions (staff_id, region, pattern) VALUES (?, ?, ?)")
+                .bind(&s.id)
+                .bind(r.to_string())
+                .bind(codec::region_pattern(r))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn staff_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Staff>> {
+        let row = sqlx::query(
+            "SELECT s.id, s.role, s.name, s.venue_id, s.import_kinds, s.token_hash, s.created_at, s.created_by, \
+             (SELECT group_concat(region) FROM staff_regions r WHERE r.staff_id = s.id) AS regions \
+             FROM staff s WHERE s.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let regions: Option<String> = row.try_get("regions").map_err(db_err)?;
+        let mut regions = codec::list_from_text(regions.as_deref().unwrap_or(""))
+            .iter()
+            .map(|r| codec::region(r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        regions.sort();
+        Ok(Some(Staff {
+            id: row.try_get("id").map_err(db_err)?,
+            role: codec::role(&row.try_get::<String, _>("role").map_err(db_err)?)?,
+            name: row.try_get("name").map_err(db_err)?,
+            regions,
+            venue_id: row.try_get("venue_id").map_err(db_err)?,
+            import_kinds: codec::list_from_text(&row.try_get::<String, _>("import_kinds").map_err(db_err)?),
+            token_hash: row.try_get("token_hash").map_err(db_err)?,
+            created_at: time(row.try_get("created_at").map_err(db_err)?)?,
+            created_by: row.try_get("created_by").map_err(db_err)?,
+        }))
+    }
+
+    async fn person_for_officer(&self, read: &StaffRead<'_>, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM persons p WHERE p.subject_id = ? AND {OFFICER_SCOPE}");
+        let row = sqlx::query(&sql)
+            .bind(subject_id.as_str())
+            .bind(read.staff_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let person = person_from_row(&row)?;
+        insert_audit(&mut tx, &read_audit(read, "person.read", subject_id)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(person))
+    }
+
+    async fn declarations_for_officer(
+        &self,
+        read: &StaffRead<'_>,
+        subject_id: &SubjectId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<StoredDeclaration>>> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let in_scope = format!("SELECT 1 FROM persons p WHERE p.subject_id = ? AND {OFFICER_SCOPE}");
+        let visible = sqlx::query(&in_scope)
+            .bind(subject_id.as_str())
+            .bind(read.staff_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if visible.is_none() {
+            return Ok(None);
+        }
+        // In scope: the history is read in the same transaction as the check and the audit.
+        let sql = format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = ? ORDER BY id DESC LIMIT ?");
+        let rows = sqlx::query(&sql)
+            .bind(subject_id.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let list = rows.iter().map(declaration_from_row).collect::<StoreResult<Vec<_>>>()?;
+        insert_audit(&mut tx, &read_audit(read, "declarations.read", subject_id)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(list))
+    }
+
+    async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let seq = insert_audit(&mut tx, entry).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(seq)
+    }
+
+    async fn audit_for_subject(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE subject_id = ? ORDER BY seq DESC LIMIT ?")
+            .bind(subject_id.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}

@@ -1,1 +1,226 @@
+//! The storage interface of healthcode.
+//!
+//! Invariants:
+//! - The store never sees a clear ID number, phone number or name: it keeps what the vault
+//!   sealed and the blind indexes it computed, and cannot open either.
+//! - Staff reads of personal data are scoped *in the query* (an officer's regions are joined in
+//!   SQL, not filtered afterwards) and append their audit record in the same transaction.
+//! - Every write that can fail half-way runs in one transaction.
+//! - Rules that must hold on both backends (the OTP state machine) live in `healthcode-core`;
+//!   backends load, apply and save.
+//!
+//! [`conformance`] is the one suite every backend passes; see `store_conformance_tests!`.
 
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use healthcode_core::otp::{OtpOutcome, OtpPolicy, OtpRefusal};
+use healthcode_core::{Declaration, RegionCode, Relation, Role, SubjectId};
+use serde::Serialize;
+
+pub mod codec;
+pub mod conformance;
+pub mod otp;
+
+/// A unique constraint that a write ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    IdNumber,
+    Phone,
+    StaffToken,
+    StaffId,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("already exists: {0:?}")]
+    Duplicate(Unique),
+    #[error("not found")]
+    NotFound,
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A person as stored in the identity table. Sealed fields are opened by the server's vault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonRecord {
+    pub subject_id: SubjectId,
+    /// Blind index of the ID number: the one-person-one-code key.
+    pub id_index: Vec<u8>,
+    pub id_number_sealed: String,
+    pub name_sealed: String,
+    /// Display form (张*三); kept clear because it travels on codes and gate screens anyway.
+    pub masked_name: String,
+    /// Absent for dependents without a phone.
+    pub phone_index: Option<Vec<u8>>,
+    pub phone_sealed: Option<String>,
+    pub household_region: RegionCode,
+    /// From the latest declaration.
+    pub current_region: Option<RegionCode>,
+    pub guardian: Option<Guardian>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guardian {
+    pub subject_id: SubjectId,
+    pub relation: Relation,
+}
+
+/// A citizen's login session; it belongs to a phone, which may not be registered yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: Vec<u8>,
+    pub phone_index: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A declaration as stored, with its place in the day's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDeclaration {
+    pub id: i64,
+    pub declaration: Declaration,
+    /// Set when a later declaration for the same day replaced this one.
+    pub superseded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeclarationReceipt {
+    pub id: i64,
+    /// Whether it replaced an earlier declaration of the same day.
+    pub replaced: bool,
+}
+
+/// A staff account or device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Staff {
+    pub id: String,
+    pub role: Role,
+    pub name: String,
+    /// For officers: the regions they act in (each covers every region under it), sorted.
+    pub regions: Vec<RegionCode>,
+    /// For checkpoint devices: the venue they are bound to.
+    pub venue_id: Option<String>,
+    /// For partners: the import kinds they may send.
+    pub import_kinds: Vec<String>,
+    pub token_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// Who did something, as written to the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    /// `staff`, `bootstrap_admin`, `citizen`
+    pub kind: String,
+    pub id: String,
+    pub role: Option<String>,
+}
+
+/// One audit record to append.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// A stable action name such as `person.read`.
+    pub action: String,
+    pub subject_id: Option<SubjectId>,
+    /// The reason the actor gave.
+    pub purpose: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+}
+
+/// What a staff read of personal data is for; goes into the audit record.
+#[derive(Debug, Clone)]
+pub struct StaffRead<'a> {
+    pub staff_id: &'a str,
+    pub purpose: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// A change to a phone's one-time-password state.
+#[derive(Debug, Clone)]
+pub enum OtpTransition {
+    Issue { code_hash: Vec<u8> },
+    Verify { code_hash: Vec<u8> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OtpResult {
+    Issued,
+    Refused(OtpRefusal),
+    Checked(OtpOutcome),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is (`sqlite`, `postgres`), for logs and `/readyz`.
+    fn backend(&self) -> &'static str;
+    /// Whether the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- one-time passwords and sessions ---
+    async fn otp_apply(
+        &self,
+        phone_index: &[u8],
+        transition: OtpTransition,
+        now: DateTime<Utc>,
+        policy: &OtpPolicy,
+    ) -> StoreResult<OtpResult>;
+    async fn session_create(&self, session: &Session) -> StoreResult<()>;
+    /// The session, if it exists and has not expired at `now`.
+    async fn session_get(&self, token_hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<Session>>;
+    async fn session_delete(&self, token_hash: &[u8]) -> StoreResult<()>;
+
+    // --- identity ---
+    /// Registers a person (or, with `guardian` set, a dependent). Fails with
+    /// `Duplicate(IdNumber)` or `Duplicate(Phone)` and writes nothing.
+    async fn person_insert(&self, person: &PersonRecord) -> StoreResult<()>;
+    async fn person_get(&self, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>>;
+    async fn person_by_phone(&self, phone_index: &[u8]) -> StoreResult<Option<PersonRecord>>;
+    async fn dependents(&self, guardian: &SubjectId) -> StoreResult<Vec<PersonRecord>>;
+
+    // --- declarations ---
+    /// Records a declaration; an earlier one for the same subject and day is marked
+    /// superseded (kept in the history), and the person's current region updated.
+    async fn declaration_submit(&self, declaration: &Declaration) -> StoreResult<DeclarationReceipt>;
+    /// Newest first, superseded ones included.
+    async fn declarations(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<StoredDeclaration>>;
+    /// The declaration in force for a day.
+    async fn declaration_for_day(&self, subject_id: &SubjectId, day: NaiveDate) -> StoreResult<Option<StoredDeclaration>>;
+
+    // --- staff ---
+    /// Creates an account and appends `audit` in the same transaction.
+    async fn staff_insert(&self, staff: &Staff, audit: &AuditEntry) -> StoreResult<()>;
+    async fn staff_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Staff>>;
+
+    // --- scoped staff reads; each appends an audit record when it returns data ---
+    /// The person, if the staff member is an officer whose regions cover the person's
+    /// household or current region; `None` otherwise (out of scope looks like absent).
+    async fn person_for_officer(&self, read: &StaffRead<'_>, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>>;
+    /// The declaration history, under the same scope rule.
+    async fn declarations_for_officer(
+        &self,
+        read: &StaffRead<'_>,
+        subject_id: &SubjectId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<StoredDeclaration>>>;
+
+    // --- audit ---
+    async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64>;
+    /// Records about one subject, newest first.
+    async fn audit_for_subject(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// Records after `after_seq`, oldest first.
+    async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+}

@@ -1,0 +1,52 @@
+//! Applies this backend's migrations, each in its own transaction, recording what ran.
+
+use sqlx::{Row, SqlitePool};
+
+use healthcode_store::{StoreError, StoreResult};
+
+/// (version, name, SQL) in order. Never edit one that has shipped: add a new one.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "identity", include_str!("../migrations/0001_identity.sql"))];
+
+pub async fn run(pool: &SqlitePool) -> StoreResult<()> {
+    let err = |e: sqlx::Error| StoreError::Backend(format!("migration: {e}"));
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+         applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )
+    .execute(pool)
+    .await
+    .map_err(err)?;
+    for &(version, name, sql) in MIGRATIONS {
+        let mut tx = pool.begin().await.map_err(err)?;
+        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = ?")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?;
+        if done.is_some() {
+            continue;
+        }
+        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(err)?;
+        sqlx::query("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")
+            .bind(version)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        tracing::info!(backend = "sqlite", version, name, "applied migration");
+    }
+    let latest: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        .fetch_one(pool)
+        .await
+        .map_err(err)?
+        .try_get(0)
+        .map_err(err)?;
+    let known = MIGRATIONS.last().map_or(0, |m| m.0);
+    if latest > known {
+        return Err(StoreError::Backend(format!(
+            "the database is at schema version {latest}, newer than this binary knows ({known}): upgrade healthcode"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! Conversions between domain values and the plain columns both backends store them in, so
+//! the two backends read and write the same text for the same value.
+
+use healthcode_core::{Relation, RegionCode, Role, SubjectId, Symptom};
+
+use crate::{StoreError, StoreResult};
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+pub fn region(s: &str) -> StoreResult<RegionCode> {
+    RegionCode::parse(s).map_err(|_| corrupt("region", s))
+}
+
+pub fn subject(s: &str) -> StoreResult<SubjectId> {
+    SubjectId::parse(s).map_err(|_| corrupt("subject id", s))
+}
+
+pub fn role(s: &str) -> StoreResult<Role> {
+    Role::parse(s).ok_or_else(|| corrupt("role", s))
+}
+
+pub fn relation(s: &str) -> StoreResult<Relation> {
+    Relation::parse(s).ok_or_else(|| corrupt("relation", s))
+}
+
+/// Symptoms as a comma-separated list of their API names (`fever,cough`).
+pub fn symptoms_to_text(symptoms: &[Symptom]) -> String {
+    symptoms.iter().map(Symptom::as_str).collect::<Vec<_>>().join(",")
+}
+
+pub fn symptoms_from_text(s: &str) -> StoreResult<Vec<Symptom>> {
+    s.split(',').filter(|x| !x.is_empty()).map(|x| Symptom::parse(x).ok_or_else(|| corrupt("symptom", x))).collect()
+}
+
+/// A list of short names (import kinds) as comma-separated text.
+pub fn list_to_text(items: &[String]) -> String {
+    items.join(",")
+}
+
+pub fn list_from_text(s: &str) -> Vec<String> {
+    s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+/// The `LIKE` pattern matching every region under `region` (`42%` for 420000).
+pub fn region_pattern(region: &RegionCode) -> String {
+    format!("{}%", region.prefix())
+}
