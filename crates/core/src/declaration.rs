@@ -86,8 +86,8 @@ pub enum DeclarationError {
     Symptom(String),
 }
 
-impl DeclarationError {
-    pub fn code(&self) -> &'static str {
+impl crate::Coded for DeclarationError {
+    fn code(&self) -> &'static str {
         match self {
             Self::Temperature => "temperature_range",
             Self::Symptom(_) => "symptom_unknown",

@@ -50,9 +50,8 @@ pub enum IdNumberError {
     CheckCharacter,
 }
 
-impl IdNumberError {
-    /// Stable machine-readable code, used in API field errors.
-    pub fn code(&self) -> &'static str {
+impl crate::Coded for IdNumberError {
+    fn code(&self) -> &'static str {
         match self {
             Self::Legacy15Digit => "id_number_legacy_15_digit",
             Self::Length(_) => "id_number_length",

@@ -16,6 +16,11 @@ pub mod region;
 pub mod role;
 pub mod subject;
 
+/// An error with a stable machine-readable code, used in API field errors and reports.
+pub trait Coded: std::error::Error {
+    fn code(&self) -> &'static str;
+}
+
 pub use color::{Color, RiskLevel};
 pub use declaration::{Declaration, DeclarationError, Symptom, Temperature};
 pub use id_number::{IdNumber, IdNumberError};

@@ -16,8 +16,8 @@ pub enum NameError {
     Characters,
 }
 
-impl NameError {
-    pub fn code(&self) -> &'static str {
+impl crate::Coded for NameError {
+    fn code(&self) -> &'static str {
         match self {
             Self::Empty => "name_empty",
             Self::TooLong => "name_too_long",

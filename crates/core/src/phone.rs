@@ -13,8 +13,8 @@ pub enum PhoneError {
     Format,
 }
 
-impl PhoneError {
-    pub fn code(&self) -> &'static str {
+impl crate::Coded for PhoneError {
+    fn code(&self) -> &'static str {
         "phone_format"
     }
 }

@@ -30,8 +30,8 @@ pub enum RegionError {
     Unknown(String),
 }
 
-impl RegionError {
-    pub fn code(&self) -> &'static str {
+impl crate::Coded for RegionError {
+    fn code(&self) -> &'static str {
         match self {
             Self::Format => "region_format",
             Self::Unknown(_) => "region_unknown",

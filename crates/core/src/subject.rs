@@ -14,6 +14,12 @@ pub struct SubjectId(String);
 #[error("a subject id is `s` followed by 26 base32 characters")]
 pub struct SubjectIdError;
 
+impl crate::Coded for SubjectIdError {
+    fn code(&self) -> &'static str {
+        "subject_id_format"
+    }
+}
+
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 impl SubjectId {

@@ -1,1 +1,35 @@
+//! The HTTP API of healthcode.
+//!
+//! Invariants:
+//! - Handlers parse every input into `healthcode-core` types before using it; nothing
+//!   unparsed reaches the store.
+//! - Clear personal data exists only in memory, between the vault and the response.
+//! - No log line carries an ID number, phone, name, token or one-time password (the `log`
+//!   OTP sender's one line is the deliberate exception, off unless chosen).
+//! - `run` takes a bound listener and a shutdown future, so tests start servers on port 0
+//!   in-process and stop them cleanly.
 
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+pub mod clock;
+pub mod error;
+pub mod extract;
+pub mod http;
+pub mod identity;
+pub mod metrics;
+pub mod otp_sender;
+pub mod routes;
+pub mod settings;
+pub mod state;
+pub mod validate;
+
+pub use routes::router;
+pub use settings::{OtpSenderKind, Settings};
+pub use state::AppState;
+
+/// Serves until `shutdown` completes, then finishes the requests in flight.
+pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

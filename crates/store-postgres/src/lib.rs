@@ -1,1 +1,630 @@
+//! The PostgreSQL backend: for a city or province, with many server processes on one database.
+//!
+//! It behaves exactly like the SQLite backend (the conformance suite checks that); what
+//! differs is how concurrency is made safe. SQLite serialises every write through one
+//! connection; here writers run concurrently, so each read-modify-write locks what it reads:
+//! - the OTP state of a phone is read `FOR UPDATE` (with a retry for the first-insert race);
+//! - a declaration first updates its person's row, which serialises submissions per person;
+//! - audit appends take one advisory lock, so that `seq` order is commit order and a reader of
+//!   `audit_since` never skips a record that commits late;
+//! - an officer's scope check and history read share one snapshot (`REPEATABLE READ`).
+//!
+//! Errors are reported with the database's message only: PostgreSQL puts row values in the
+//! error *detail*, which sqlx does not include in its `Display`, so no personal data (sealed
+//! as it is) reaches logs through `StoreError`.
 
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use healthcode_core::otp::{OtpPolicy, OtpState};
+use healthcode_core::{Declaration, SubjectId, Temperature};
+use healthcode_store::codec;
+use healthcode_store::*;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+mod migrate;
+
+/// Connections per process. A handful of busy connections saturate a PostgreSQL server long
+/// before hundreds of idle ones help; several server processes share its `max_connections`.
+const MAX_CONNECTIONS: u32 = 16;
+/// How long a request waits for a free connection before failing instead of queueing forever.
+const ACQUIRE_TIMEOUT: StdDuration = StdDuration::from_secs(10);
+
+/// Key of the advisory lock every audit append takes ("hcaudit\0" in ASCII).
+const AUDIT_LOCK: i64 = 0x6863_6175_6469_7400;
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn db_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            // PostgreSQL names the violated index or constraint; the migration names them.
+            let which = match db.constraint() {
+                Some("persons_id_index") => Some(Unique::IdNumber),
+                Some("persons_phone_index") => Some(Unique::Phone),
+                Some("staff_token_hash") => Some(Unique::StaffToken),
+                Some("staff_pkey") => Some(Unique::StaffId),
+                _ => None,
+            };
+            if let Some(which) = which {
+                return StoreError::Duplicate(which);
+            }
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
+
+const PERSON_COLUMNS: &str = "p.subject_id, p.id_index, p.id_number_sealed, p.name_sealed, p.masked_name, \
+     p.phone_index, p.phone_sealed, p.household_region, p.current_region, p.guardian_subject_id, \
+     p.guardian_relation, p.created_at";
+
+fn person_from_row(row: &PgRow) -> StoreResult<PersonRecord> {
+    let get_s = |c: &str| row.try_get::<String, _>(c).map_err(db_err);
+    let guardian = match row.try_get::<Option<String>, _>("guardian_subject_id").map_err(db_err)? {
+        Some(g) => Some(Guardian {
+            subject_id: codec::subject(&g)?,
+            relation: codec::relation(&get_s("guardian_relation")?)?,
+        }),
+        None => None,
+    };
+    Ok(PersonRecord {
+        subject_id: codec::subject(&get_s("subject_id")?)?,
+        id_index: row.try_get("id_index").map_err(db_err)?,
+        id_number_sealed: get_s("id_number_sealed")?,
+        name_sealed: get_s("name_sealed")?,
+        masked_name: get_s("masked_name")?,
+        phone_index: row.try_get("phone_index").map_err(db_err)?,
+        phone_sealed: row.try_get("phone_sealed").map_err(db_err)?,
+        household_region: codec::region(&get_s("household_region")?)?,
+        current_region: row
+            .try_get::<Option<String>, _>("current_region")
+            .map_err(db_err)?
+            .map(|r| codec::region(&r))
+            .transpose()?,
+        guardian,
+        created_at: row.try_get("created_at").map_err(db_err)?,
+    })
+}
+
+const DECLARATION_COLUMNS: &str = "id, subject_id, day, temperature_tenths, symptoms, contact_with_suspected_case, \
+     current_region, declared_by, declared_at, superseded_at";
+
+fn declaration_from_row(row: &PgRow) -> StoreResult<StoredDeclaration> {
+    let get_s = |c: &str| row.try_get::<String, _>(c).map_err(db_err);
+    Ok(StoredDeclaration {
+        id: row.try_get("id").map_err(db_err)?,
+        declaration: Declaration {
+            subject_id: codec::subject(&get_s("subject_id")?)?,
+            day: row.try_get::<NaiveDate, _>("day").map_err(db_err)?,
+            temperature: Temperature::from_tenths(row.try_get("temperature_tenths").map_err(db_err)?),
+            symptoms: codec::symptoms_from_text(&get_s("symptoms")?)?,
+            contact_with_suspected_case: row.try_get("contact_with_suspected_case").map_err(db_err)?,
+            current_region: codec::region(&get_s("current_region")?)?,
+            declared_by: codec::subject(&get_s("declared_by")?)?,
+            declared_at: row.try_get("declared_at").map_err(db_err)?,
+        },
+        superseded_at: row.try_get("superseded_at").map_err(db_err)?,
+    })
+}
+
+/// `detail` is JSONB in the table but travels as text: sqlx's `json` feature is not enabled
+/// in the workspace, and the text form round-trips through `serde_json` exactly.
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor_kind, actor_id, actor_role, action, subject_id, purpose, detail::text AS detail";
+
+fn audit_from_row(row: &PgRow) -> StoreResult<AuditRecord> {
+    let detail: String = row.try_get("detail").map_err(db_err)?;
+    Ok(AuditRecord {
+        seq: row.try_get("seq").map_err(db_err)?,
+        entry: AuditEntry {
+            at: row.try_get("at").map_err(db_err)?,
+            actor: Actor {
+                kind: row.try_get("actor_kind").map_err(db_err)?,
+                id: row.try_get("actor_id").map_err(db_err)?,
+                role: row.try_get("actor_role").map_err(db_err)?,
+            },
+            action: row.try_get("action").map_err(db_err)?,
+            subject_id: row
+                .try_get::<Option<String>, _>("subject_id")
+                .map_err(db_err)?
+                .map(|s| codec::subject(&s))
+                .transpose()?,
+            purpose: row.try_get("purpose").map_err(db_err)?,
+            detail: serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt(format!("audit detail: {e}")))?,
+        },
+    })
+}
+
+/// Appends an audit record inside `tx`. Must be the transaction's last statement.
+///
+/// An identity column hands out numbers in call order, but transactions commit in any order:
+/// without the lock, a reader could see seq 8 while 7 is still uncommitted, move its
+/// `audit_since` cursor past 7 and never see it. Holding one advisory lock from taking the
+/// number until commit makes sequence order commit order, as SQLite's single writer does. The
+/// lock is held only for the insert and the commit, because nothing follows the insert; keep
+/// it that way, or audit appends queue behind unrelated work (and could deadlock).
+async fn insert_audit(tx: &mut Transaction<'_, Postgres>, e: &AuditEntry) -> StoreResult<i64> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(AUDIT_LOCK)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    let row = sqlx::query(
+        "INSERT INTO audit_log (at, actor_kind, actor_id, actor_role, action, subject_id, purpose, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) RETURNING seq",
+    )
+    .bind(e.at)
+    .bind(&e.actor.kind)
+    .bind(&e.actor.id)
+    .bind(&e.actor.role)
+    .bind(&e.action)
+    .bind(e.subject_id.as_ref().map(SubjectId::as_str))
+    .bind(&e.purpose)
+    .bind(e.detail.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    row.try_get(0).map_err(db_err)
+}
+
+/// The audit record of an officer's read.
+fn read_audit(read: &StaffRead<'_>, action: &str, subject_id: &SubjectId) -> AuditEntry {
+    AuditEntry {
+        at: read.at,
+        actor: Actor { kind: "staff".into(), id: read.staff_id.to_string(), role: Some("officer".into()) },
+        action: action.into(),
+        subject_id: Some(subject_id.clone()),
+        purpose: Some(read.purpose.to_string()),
+        detail: serde_json::json!({}),
+    }
+}
+
+/// `EXISTS` clause: the staff member `$2` is an officer with a region covering person `p`.
+/// Region codes are digits only, so the stored patterns contain no stray LIKE wildcards.
+const OFFICER_SCOPE: &str = "EXISTS (SELECT 1 FROM staff s JOIN staff_regions r ON r.staff_id = s.id \
+     WHERE s.id = $2 AND s.role = 'officer' \
+     AND (p.household_region LIKE r.pattern OR p.current_region LIKE r.pattern))";
+
+#[derive(Clone, Copy)]
+enum PersonKey<'a> {
+    Subject(&'a SubjectId),
+    Phone(&'a [u8]),
+}
+
+fn otp_state_from_row(r: &PgRow) -> StoreResult<OtpState> {
+    let failures: i32 = r.try_get("failures").map_err(db_err)?;
+    Ok(OtpState {
+        code_hash: r.try_get("code_hash").map_err(db_err)?,
+        expires_at: r.try_get("expires_at").map_err(db_err)?,
+        sent_at: r.try_get("sent_at").map_err(db_err)?,
+        failures: u32::try_from(failures).map_err(|_| StoreError::Corrupt(format!("otp failures {failures}")))?,
+        locked_until: r.try_get("locked_until").map_err(db_err)?,
+    })
+}
+
+/// The failure count as stored; it never exceeds the policy's small maximum in practice.
+fn failures_column(failures: u32) -> i32 {
+    i32::try_from(failures).unwrap_or(i32::MAX)
+}
+
+impl PostgresStore {
+    /// Connects to a `postgres://` URL and applies migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let mut options = PgConnectOptions::from_str(url).map_err(db_err)?;
+        // Named in `pg_stat_activity`, unless the URL chose a name.
+        if options.get_application_name().is_none() {
+            options = options.application_name("healthcode");
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // Idle connections are closed after a while, so a quiet server gives its share of the
+            // database's connection limit back to busy ones.
+            .idle_timeout(StdDuration::from_secs(600))
+            .connect_with(options)
+            .await
+            .map_err(db_err)?;
+        migrate::run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    async fn person_where(&self, key: PersonKey<'_>) -> StoreResult<Option<PersonRecord>> {
+        let key_column = match key {
+            PersonKey::Subject(_) => "p.subject_id",
+            PersonKey::Phone(_) => "p.phone_index",
+        };
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM persons p WHERE {key_column} = $1");
+        let q = sqlx::query(&sql);
+        let q = match key {
+            PersonKey::Subject(s) => q.bind(s.as_str()),
+            PersonKey::Phone(p) => q.bind(p),
+        };
+        let row = q.fetch_optional(&self.pool).await.map_err(db_err)?;
+        row.as_ref().map(person_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn otp_apply(
+        &self,
+        phone_index: &[u8],
+        transition: OtpTransition,
+        now: DateTime<Utc>,
+        policy: &OtpPolicy,
+    ) -> StoreResult<OtpResult> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Each pass reads the state under a row lock, applies the rules and saves. A phone's
+        // first state has no row to lock: then two requests may both see "no state" and try to
+        // insert. `ON CONFLICT DO NOTHING` lets exactly one win (the other waits for it to
+        // commit); the loser reads again, now finding the row and locking it, and applies its
+        // transition to the winner's state. Rows are never deleted, so the second pass always
+        // finds one; the bound only turns a broken invariant into an error instead of a spin.
+        for _ in 0..3 {
+            let row = sqlx::query(
+                "SELECT code_hash, expires_at, sent_at, failures, locked_until FROM otp_states \
+                 WHERE phone_index = $1 FOR UPDATE",
+            )
+            .bind(phone_index)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let prev = row.as_ref().map(otp_state_from_row).transpose()?;
+            let (result, next) = healthcode_store::otp::apply(prev.as_ref(), transition.clone(), now, policy);
+            let Some(s) = next else {
+                tx.commit().await.map_err(db_err)?;
+                return Ok(result);
+            };
+            let saved = if prev.is_some() {
+                sqlx::query(
+                    "UPDATE otp_states SET code_hash = $2, expires_at = $3, sent_at = $4, failures = $5, \
+                     locked_until = $6 WHERE phone_index = $1",
+                )
+            } else {
+                sqlx::query(
+                    "INSERT INTO otp_states (phone_index, code_hash, expires_at, sent_at, failures, locked_until) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (phone_index) DO NOTHING",
+                )
+            }
+            .bind(phone_index)
+            .bind(s.code_hash)
+            .bind(s.expires_at)
+            .bind(s.sent_at)
+            .bind(failures_column(s.failures))
+            .bind(s.locked_until)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+            if saved == 1 {
+                tx.commit().await.map_err(db_err)?;
+                return Ok(result);
+            }
+            // Lost the first-insert race: read the winner's state and apply again.
+        }
+        Err(StoreError::Backend("otp state: the phone's row could not be locked".into()))
+    }
+
+    async fn session_create(&self, s: &Session) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Expired sessions are swept as new ones arrive, so the table stays small.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(s.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("INSERT INTO sessions (token_hash, phone_index, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(&s.token_hash)
+            .bind(&s.phone_index)
+            .bind(s.created_at)
+            .bind(s.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn session_get(&self, token_hash: &[u8], now: DateTime<Utc>) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT token_hash, phone_index, created_at, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(Session {
+                token_hash: r.try_get("token_hash").map_err(db_err)?,
+                phone_index: r.try_get("phone_index").map_err(db_err)?,
+                created_at: r.try_get("created_at").map_err(db_err)?,
+                expires_at: r.try_get("expires_at").map_err(db_err)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn session_delete(&self, token_hash: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn person_insert(&self, p: &PersonRecord) -> StoreResult<()> {
+        // One statement: it either inserts the row or fails on a constraint, writing nothing.
+        let result = sqlx::query(
+            "INSERT INTO persons (subject_id, id_index, id_number_sealed, name_sealed, masked_name, phone_index, \
+             phone_sealed, household_region, current_region, guardian_subject_id, guardian_relation, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(p.subject_id.as_str())
+        .bind(&p.id_index)
+        .bind(&p.id_number_sealed)
+        .bind(&p.name_sealed)
+        .bind(&p.masked_name)
+        .bind(&p.phone_index)
+        .bind(&p.phone_sealed)
+        .bind(p.household_region.to_string())
+        .bind(p.current_region.map(|r| r.to_string()))
+        .bind(p.guardian.as_ref().map(|g| g.subject_id.to_string()))
+        .bind(p.guardian.as_ref().map(|g| g.relation.as_str()))
+        .bind(p.created_at)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The only foreign key of `persons` is the guardian.
+            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => Err(StoreError::NotFound),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    async fn person_get(&self, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>> {
+        self.person_where(PersonKey::Subject(subject_id)).await
+    }
+
+    async fn person_by_phone(&self, phone_index: &[u8]) -> StoreResult<Option<PersonRecord>> {
+        self.person_where(PersonKey::Phone(phone_index)).await
+    }
+
+    async fn dependents(&self, guardian: &SubjectId) -> StoreResult<Vec<PersonRecord>> {
+        let sql = format!(
+            "SELECT {PERSON_COLUMNS} FROM persons p WHERE p.guardian_subject_id = $1 ORDER BY p.created_at, p.subject_id"
+        );
+        let rows = sqlx::query(&sql).bind(guardian.as_str()).fetch_all(&self.pool).await.map_err(db_err)?;
+        rows.iter().map(person_from_row).collect()
+    }
+
+    async fn declaration_submit(&self, d: &Declaration) -> StoreResult<DeclarationReceipt> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Updating the person first locks their row until commit: two submissions for one
+        // person run one after the other, and the second (its next statement seeing the first's
+        // commit under READ COMMITTED) supersedes the first's declaration instead of colliding
+        // with it on `declarations_in_force`.
+        let updated = sqlx::query("UPDATE persons SET current_region = $1 WHERE subject_id = $2")
+            .bind(d.current_region.to_string())
+            .bind(d.subject_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let replaced = sqlx::query(
+            "UPDATE declarations SET superseded_at = $1 WHERE subject_id = $2 AND day = $3 AND superseded_at IS NULL",
+        )
+        .bind(d.declared_at)
+        .bind(d.subject_id.as_str())
+        .bind(d.day)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            > 0;
+        let row = sqlx::query(
+            "INSERT INTO declarations (subject_id, day, temperature_tenths, symptoms, contact_with_suspected_case, \
+             current_region, declared_by, declared_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(d.subject_id.as_str())
+        .bind(d.day)
+        .bind(d.temperature.tenths())
+        .bind(codec::symptoms_to_text(&d.symptoms))
+        .bind(d.contact_with_suspected_case)
+        .bind(d.current_region.to_string())
+        .bind(d.declared_by.as_str())
+        .bind(d.declared_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let id = row.try_get(0).map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(DeclarationReceipt { id, replaced })
+    }
+
+    async fn declarations(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<StoredDeclaration>> {
+        let sql =
+            format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = $1 ORDER BY id DESC LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(subject_id.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(declaration_from_row).collect()
+    }
+
+    async fn declaration_for_day(&self, subject_id: &SubjectId, day: NaiveDate) -> StoreResult<Option<StoredDeclaration>> {
+        let sql = format!(
+            "SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = $1 AND day = $2 AND superseded_at IS NULL"
+        );
+        let row = sqlx::query(&sql).bind(subject_id.as_str()).bind(day).fetch_optional(&self.pool).await.map_err(db_err)?;
+        row.as_ref().map(declaration_from_row).transpose()
+    }
+
+    async fn staff_insert(&self, s: &Staff, audit: &AuditEntry) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO staff (id, role, name, venue_id, import_kinds, token_hash, created_at, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&s.id)
+        .bind(s.role.as_str())
+        .bind(&s.name)
+        .bind(&s.venue_id)
+        .bind(codec::list_to_text(&s.import_kinds))
+        .bind(&s.token_hash)
+        .bind(s.created_at)
+        .bind(&s.created_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for r in &s.regions {
+            sqlx::query("INSERT INTO staff_regions (staff_id, region, pattern) VALUES ($1, $2, $3)")
+                .bind(&s.id)
+                .bind(r.to_string())
+                .bind(codec::region_pattern(r))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn staff_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Staff>> {
+        // `array_agg` over no rows is NULL, hence the `Option`.
+        let row = sqlx::query(
+            "SELECT s.id, s.role, s.name, s.venue_id, s.import_kinds, s.token_hash, s.created_at, s.created_by, \
+             (SELECT array_agg(r.region ORDER BY r.region) FROM staff_regions r WHERE r.staff_id = s.id) AS regions \
+             FROM staff s WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let regions: Option<Vec<String>> = row.try_get("regions").map_err(db_err)?;
+        // Sorted as region codes, not as the database's collation orders text.
+        let mut regions = regions
+            .unwrap_or_default()
+            .iter()
+            .map(|r| codec::region(r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        regions.sort();
+        Ok(Some(Staff {
+            id: row.try_get("id").map_err(db_err)?,
+            role: codec::role(&row.try_get::<String, _>("role").map_err(db_err)?)?,
+            name: row.try_get("name").map_err(db_err)?,
+            regions,
+            venue_id: row.try_get("venue_id").map_err(db_err)?,
+            import_kinds: codec::list_from_text(&row.try_get::<String, _>("import_kinds").map_err(db_err)?),
+            token_hash: row.try_get("token_hash").map_err(db_err)?,
+            created_at: row.try_get("created_at").map_err(db_err)?,
+            created_by: row.try_get("created_by").map_err(db_err)?,
+        }))
+    }
+
+    async fn person_for_officer(&self, read: &StaffRead<'_>, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Scope and read are one statement, so they cannot disagree.
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM persons p WHERE p.subject_id = $1 AND {OFFICER_SCOPE}");
+        let row = sqlx::query(&sql)
+            .bind(subject_id.as_str())
+            .bind(read.staff_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        // Out of scope: the transaction is dropped (rolled back) and nothing is audited.
+        let Some(row) = row else { return Ok(None) };
+        let person = person_from_row(&row)?;
+        insert_audit(&mut tx, &read_audit(read, "person.read", subject_id)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(person))
+    }
+
+    async fn declarations_for_officer(
+        &self,
+        read: &StaffRead<'_>,
+        subject_id: &SubjectId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<StoredDeclaration>>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Under READ COMMITTED each statement takes a new snapshot, so a declaration moving the
+        // person out of scope could commit between the check and the read. One snapshot for the
+        // whole transaction makes the history exactly what the check allowed.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let in_scope = format!("SELECT 1 FROM persons p WHERE p.subject_id = $1 AND {OFFICER_SCOPE}");
+        let visible = sqlx::query(&in_scope)
+            .bind(subject_id.as_str())
+            .bind(read.staff_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if visible.is_none() {
+            return Ok(None);
+        }
+        // In scope: the history is read in the same transaction as the check and the audit.
+        let sql =
+            format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = $1 ORDER BY id DESC LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(subject_id.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let list = rows.iter().map(declaration_from_row).collect::<StoreResult<Vec<_>>>()?;
+        // An insert of a new row cannot hit a serialization failure under REPEATABLE READ.
+        insert_audit(&mut tx, &read_audit(read, "declarations.read", subject_id)).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(list))
+    }
+
+    async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let seq = insert_audit(&mut tx, entry).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(seq)
+    }
+
+    async fn audit_for_subject(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE subject_id = $1 ORDER BY seq DESC LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(subject_id.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}

@@ -162,9 +162,10 @@ pub fn random<const N: usize>() -> [u8; N] {
     buf
 }
 
-/// A new bearer token: `hc_` and 43 base64url characters (256 bits).
-pub fn new_token() -> String {
-    format!("hc_{}", URL_SAFE_NO_PAD.encode(random::<32>()))
+/// A new bearer token: `prefix` and 43 base64url characters (256 bits). The prefix tells
+/// kinds of token apart (and lets secret scanners recognise them).
+pub fn new_token(prefix: &str) -> String {
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random::<32>()))
 }
 
 /// What is stored for a bearer token: its SHA-256.

@@ -1,0 +1,64 @@
+//! The router: every path of API.md that exists so far.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub mod audit;
+pub mod auth;
+pub mod declarations;
+pub mod persons;
+pub mod staff;
+pub mod system;
+
+/// (method, path) of every route, as the router and `openapi.json` spell them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/api/v1/openapi.json"),
+    ("post", "/api/v1/auth/otp"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/logout"),
+    ("post", "/api/v1/persons"),
+    ("get", "/api/v1/persons/{subject_id}"),
+    ("get", "/api/v1/persons/{subject_id}/declarations"),
+    ("get", "/api/v1/me"),
+    ("post", "/api/v1/me/dependents"),
+    ("get", "/api/v1/me/dependents"),
+    ("post", "/api/v1/me/declarations"),
+    ("get", "/api/v1/me/declarations"),
+    ("get", "/api/v1/me/access-log"),
+    ("post", "/api/v1/staff"),
+    ("get", "/api/v1/audit"),
+];
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.body_limit;
+    Router::new()
+        .route("/", get(system::index))
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/metrics", get(system::metrics))
+        .route("/api/v1/openapi.json", get(system::openapi))
+        .route("/api/v1/auth/otp", post(auth::request_code))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/persons", post(persons::register))
+        .route("/api/v1/persons/{subject_id}", get(staff::read_person))
+        .route("/api/v1/persons/{subject_id}/declarations", get(staff::read_declarations))
+        .route("/api/v1/me", get(persons::me))
+        .route("/api/v1/me/dependents", post(persons::register_dependent).get(persons::list_dependents))
+        .route("/api/v1/me/declarations", post(declarations::declare).get(declarations::history))
+        .route("/api/v1/me/access-log", get(audit::access_log))
+        .route("/api/v1/staff", post(staff::create))
+        .route("/api/v1/audit", get(audit::audit_log))
+        .fallback(crate::http::not_found)
+        .method_not_allowed_fallback(crate::http::method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::observe))
+        .with_state(state)
+}

@@ -1,0 +1,44 @@
+//! Server settings: what `healthcode serve` reads from its config file and environment.
+
+use chrono::Duration;
+use healthcode_core::otp::OtpPolicy;
+use serde::Deserialize;
+
+/// Which one-time-password sender to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OtpSenderKind {
+    /// Writes `otp phone=<phone> code=<code>` to the log: for demos and tests only.
+    Log,
+    /// Sends nothing and refuses to issue codes: a `serve` without a configured sender must
+    /// not pretend to log people in.
+    Disabled,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `HEALTHCODE_BOOTSTRAP_ADMIN_TOKEN`: a bearer token that acts as admin, to create the
+    /// first staff accounts. Compared by hash; never logged.
+    pub bootstrap_admin_token: Option<String>,
+    pub otp_sender: OtpSenderKind,
+    pub otp_policy: OtpPolicy,
+    /// How long a citizen login lasts.
+    pub session_ttl: Duration,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Most dependents one guardian may register.
+    pub max_dependents: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bootstrap_admin_token: None,
+            otp_sender: OtpSenderKind::Disabled,
+            otp_policy: OtpPolicy::default(),
+            session_ttl: Duration::days(7),
+            body_limit: 64 * 1024,
+            max_dependents: 10,
+        }
+    }
+}
