@@ -1,1 +1,61 @@
-fn main(){}
+//! `healthcode`: the one binary. `serve` runs the production server, `demo` a self-contained
+//! county on embedded SQLite. Later commands (verify, keys, import, rules, trace, simulate,
+//! bench, audit, sunset) join here as their issues land.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod config;
+mod demo;
+mod serve;
+mod store;
+
+#[derive(Parser)]
+#[command(name = "healthcode", version, about = "An open, self-hostable health code platform (健康码)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: HEALTHCODE_DATABASE_URL = sqlite://… or postgres://…, HEALTHCODE_LISTEN = address.
+    Serve {
+        /// A TOML config file; environment variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Start a server on embedded SQLite with a small simulated city, and print the URL and logins.
+    Demo {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Data folder (default: a fresh folder under the system's temporary directory).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// How many people the simulated city has.
+        #[arg(long, default_value_t = 200)]
+        people: usize,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config } => {
+                let cfg = config::Config::load(config.as_deref())?;
+                config::init_logging(&cfg.log);
+                serve::serve(cfg).await
+            }
+            Command::Demo { port, data, people } => {
+                config::init_logging("info");
+                demo::demo(SocketAddr::from(([127, 0, 0, 1], port)), data, people).await
+            }
+        }
+    })
+}

@@ -208,7 +208,7 @@ impl FromRequestParts<AppState> for StaffUser {
         let hash = healthcode_vault::token_hash(token);
         if let Some(boot) = &app.bootstrap_admin_hash {
             if constant_time_eq(boot, &hash) {
-                return Ok(StaffUser { staff: None, role: Role::Admin });
+                return Ok(StaffUser::bootstrap_admin());
             }
         }
         if !token.starts_with(STAFF_PREFIX) {
@@ -224,6 +224,11 @@ impl FromRequestParts<AppState> for StaffUser {
 }
 
 impl StaffUser {
+    /// The bootstrap admin (`HEALTHCODE_BOOTSTRAP_ADMIN_TOKEN`), also used by `demo` to seed.
+    pub fn bootstrap_admin() -> Self {
+        StaffUser { staff: None, role: Role::Admin }
+    }
+
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.role) {
             Ok(())

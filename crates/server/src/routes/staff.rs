@@ -100,15 +100,37 @@ pub async fn create(
     }
     v.finish()?;
     let role = checked(role);
-    let now = app.clock.now();
-    let token = healthcode_vault::new_token(STAFF_PREFIX);
-    let staff = Staff {
-        id: format!("st_{}", hex::encode(healthcode_vault::random::<10>())),
+    let account = NewAccount {
         role,
         name,
         regions,
         venue_id,
         import_kinds: body.import_kinds,
+    };
+    let (id, token) = create_account(&app, &caller, account).await?;
+    Ok((StatusCode::CREATED, Json(CreatedStaff { id, token, role })))
+}
+
+/// A validated staff account to create.
+pub struct NewAccount {
+    pub role: Role,
+    pub name: String,
+    pub regions: Vec<RegionCode>,
+    pub venue_id: Option<String>,
+    pub import_kinds: Vec<String>,
+}
+
+/// Creates the account with a fresh token and audits it; returns its id and token.
+pub async fn create_account(app: &AppState, caller: &StaffUser, new: NewAccount) -> ApiResult<(String, String)> {
+    let now = app.clock.now();
+    let token = healthcode_vault::new_token(STAFF_PREFIX);
+    let staff = Staff {
+        id: format!("st_{}", hex::encode(healthcode_vault::random::<10>())),
+        role: new.role,
+        name: new.name,
+        regions: new.regions,
+        venue_id: new.venue_id,
+        import_kinds: new.import_kinds,
         token_hash: healthcode_vault::token_hash(&token),
         created_at: now,
         created_by: caller.id().to_string(),
@@ -121,15 +143,15 @@ pub async fn create(
         purpose: None,
         detail: serde_json::json!({
             "staff_id": staff.id,
-            "role": role.as_str(),
+            "role": staff.role.as_str(),
             "regions": staff.regions.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
             "venue_id": staff.venue_id,
             "import_kinds": staff.import_kinds,
         }),
     };
     app.store.staff_insert(&staff, &audit).await?;
-    tracing::info!(staff_id = %staff.id, role = role.as_str(), by = caller.id(), "staff account created");
-    Ok((StatusCode::CREATED, Json(CreatedStaff { id: staff.id, token, role })))
+    tracing::info!(staff_id = %staff.id, role = staff.role.as_str(), by = caller.id(), "staff account created");
+    Ok((staff.id, token))
 }
 
 #[derive(Deserialize)]

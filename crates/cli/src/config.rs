@@ -1,0 +1,105 @@
+//! Configuration of `serve`: a TOML file, then environment variables over it.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use healthcode_server::{OtpSenderKind, Settings};
+use serde::Deserialize;
+
+/// The file format. Every key is optional; unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    otp_sender: Option<OtpSenderKind>,
+    /// `KEYID:BASE64` entries; the first seals new data, all open old data.
+    data_keys: Option<Vec<String>>,
+    index_key: Option<String>,
+    bootstrap_admin_token: Option<String>,
+    session_ttl_hours: Option<i64>,
+    body_limit_bytes: Option<usize>,
+    log: Option<String>,
+}
+
+/// The resolved configuration.
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    pub data_keys: Vec<String>,
+    pub index_key: String,
+    pub settings: Settings,
+    pub log: String,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let file = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("config file {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let otp_sender = match env("HEALTHCODE_OTP_SENDER").as_deref() {
+            Some("log") => OtpSenderKind::Log,
+            Some("disabled") => OtpSenderKind::Disabled,
+            Some(other) => bail!("HEALTHCODE_OTP_SENDER={other:?}: expected `log` or `disabled`"),
+            None => file.otp_sender.unwrap_or(OtpSenderKind::Disabled),
+        };
+        let data_keys = env("HEALTHCODE_DATA_KEYS")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .or(file.data_keys)
+            .unwrap_or_default();
+        let Some(index_key) = env("HEALTHCODE_INDEX_KEY").or(file.index_key) else {
+            bail!(
+                "no index key: set HEALTHCODE_INDEX_KEY (or index_key in the config file) to 32 random bytes in base64, \
+                 e.g. `head -c 32 /dev/urandom | base64`"
+            );
+        };
+        if data_keys.is_empty() {
+            bail!(
+                "no data key: set HEALTHCODE_DATA_KEYS (or data_keys in the config file) to KEYID:BASE64, \
+                 e.g. `k1:$(head -c 32 /dev/urandom | base64)`"
+            );
+        }
+        let mut settings = Settings {
+            otp_sender,
+            bootstrap_admin_token: env("HEALTHCODE_BOOTSTRAP_ADMIN_TOKEN").or(file.bootstrap_admin_token),
+            ..Settings::default()
+        };
+        if let Some(h) = file.session_ttl_hours {
+            if h <= 0 {
+                bail!("session_ttl_hours must be positive");
+            }
+            settings.session_ttl = chrono::Duration::hours(h);
+        }
+        if let Some(b) = file.body_limit_bytes {
+            settings.body_limit = b;
+        }
+        Ok(Self {
+            listen: env("HEALTHCODE_LISTEN").or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url: env("HEALTHCODE_DATABASE_URL")
+                .or(file.database_url)
+                .unwrap_or_else(|| "sqlite://healthcode.sqlite".into()),
+            data_keys,
+            index_key,
+            settings,
+            log: env("HEALTHCODE_LOG").or(file.log).unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
