@@ -93,8 +93,9 @@ pub async fn demo(addr: SocketAddr, data: Option<PathBuf>, people: usize) -> Res
     }
     let listener = TcpListener::bind(addr).await.with_context(|| format!("listening on {addr} (try --port 0)"))?;
     let url = format!("http://{}/", listener.local_addr()?);
+    let shutdown = crate::serve::shutdown_signal()?;
     println!("{}", banner(&url, &dir, &secrets));
-    healthcode_server::run(listener, app, crate::serve::shutdown_signal()).await?;
+    healthcode_server::run(listener, app, shutdown).await?;
     Ok(())
 }
 

@@ -1,0 +1,250 @@
+//! The real binary, as an operator runs it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_healthcode");
+
+fn temp_dir(label: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("healthcode-cli-{label}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn key() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(rand_bytes())
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).unwrap();
+    b
+}
+
+/// Waits until `file` contains `needle`; returns the file's text.
+fn wait_for(file: &Path, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out waiting for {needle:?} in:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "the server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn check_digit(first17: &str) -> char {
+    healthcode_core::id_number::check_character(first17.as_bytes()) as char
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_from_the_environment_stops_on_sigterm_and_logs_no_personal_data() {
+    let dir = temp_dir("serve");
+    let log = dir.join("server.log");
+    let admin = "hca_bootstrap-admin-secret-for-test";
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("HEALTHCODE_DATABASE_URL", format!("sqlite://{}", dir.join("db.sqlite").display()))
+        .env("HEALTHCODE_LISTEN", "127.0.0.1:0")
+        .env("HEALTHCODE_OTP_SENDER", "log")
+        .env("HEALTHCODE_DATA_KEYS", format!("k1:{}", key()))
+        .env("HEALTHCODE_INDEX_KEY", key())
+        .env("HEALTHCODE_BOOTSTRAP_ADMIN_TOKEN", admin)
+        .env("HEALTHCODE_LOG", "debug")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::from(std::fs::File::create(dir.join("stdout.log")).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let text = wait_for(&log, "listening on http://");
+    let base = text.split("listening on ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("{base}{p}");
+
+    let phone = "13712345678";
+    let first17 = "42010219851203271";
+    let id_number = format!("{first17}{}", check_digit(first17));
+    let r = client.post(url("/api/v1/auth/otp")).json(&json!({"phone": phone})).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let text = wait_for(&log, &format!("otp phone={phone} code="));
+    let code: String = text.split(&format!("otp phone={phone} code=")).nth(1).unwrap().chars().take(6).collect();
+    let r = client.post(url("/api/v1/auth/login")).json(&json!({"phone": phone, "code": code})).send().await.unwrap();
+    let login: Value = r.json().await.unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    let person = json!({"name": "欧阳小明", "id_number": id_number, "phone": phone, "household_region": "420102"});
+    // A bad request carrying personal data first: its error must not be logged with the data.
+    let mut bad = person.clone();
+    bad["household_region"] = json!("999999");
+    let r = client.post(url("/api/v1/persons")).bearer_auth(&token).json(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let r = client.post(url("/api/v1/persons")).bearer_auth(&token).json(&person).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let subject = r.json::<Value>().await.unwrap()["subject_id"].as_str().unwrap().to_string();
+    let r = client.post(url("/api/v1/persons")).bearer_auth(&token).json(&person).send().await.unwrap();
+    assert_eq!(r.status(), 409);
+    let decl = json!({"temperature_c": 36.6, "symptoms": [], "contact_with_suspected_case": false, "current_region": "420102"});
+    let r = client.post(url("/api/v1/me/declarations")).bearer_auth(&token).json(&decl).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let r = client
+        .post(url("/api/v1/staff"))
+        .bearer_auth(admin)
+        .json(&json!({"role": "officer", "name": "江岸区 officer", "regions": ["420102"]}))
+        .send()
+        .await
+        .unwrap();
+    let officer = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let r = client.get(url(&format!("/api/v1/persons/{subject}?purpose=check"))).bearer_auth(&officer).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["phone"], phone);
+
+    let status = terminate(&mut child);
+    assert!(status.success(), "graceful stop exits 0, got {status}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("stopped"), "{text}");
+    assert!(text.contains(&subject), "pseudonyms may be logged: {text}");
+    for line in text.lines().filter(|l| !l.contains("otp phone=")) {
+        for secret in [phone, id_number.as_str(), &code, "欧阳小明", &token, &officer, admin] {
+            assert!(!line.contains(secret), "personal data or a secret in a log line: {line}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn serve_explains_what_is_missing_from_its_configuration() {
+    let dir = temp_dir("config");
+    let run = |envs: &[(&str, String)], args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").args(args);
+        for v in ["HEALTHCODE_DATA_KEYS", "HEALTHCODE_INDEX_KEY", "HEALTHCODE_DATABASE_URL", "HEALTHCODE_OTP_SENDER"] {
+            cmd.env_remove(v);
+        }
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    assert!(run(&[], &[]).contains("HEALTHCODE_INDEX_KEY"));
+    assert!(run(&[("HEALTHCODE_INDEX_KEY", key())], &[]).contains("HEALTHCODE_DATA_KEYS"));
+    let short = run(&[("HEALTHCODE_INDEX_KEY", key()), ("HEALTHCODE_DATA_KEYS", "k1:c2hvcnQ=".into())], &[]);
+    assert!(short.contains("32 bytes"), "{short}");
+    let keys = [("HEALTHCODE_INDEX_KEY", key()), ("HEALTHCODE_DATA_KEYS", format!("k1:{}", key()))];
+    let mut with_url = keys.to_vec();
+    with_url.push(("HEALTHCODE_DATABASE_URL", "mysql://x".into()));
+    assert!(run(&with_url, &[]).contains("sqlite:// or postgres://"));
+    let mut with_sender = keys.to_vec();
+    with_sender.push(("HEALTHCODE_OTP_SENDER", "sms".into()));
+    assert!(run(&with_sender, &[]).contains("HEALTHCODE_OTP_SENDER"));
+    let cfg = dir.join("healthcode.toml");
+    std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nlisten_port = 8\n").unwrap();
+    let err = run(&keys, &["--config", cfg.to_str().unwrap()]);
+    assert!(err.contains("listen_port") && err.contains("line 2"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_serves_a_seeded_city_and_its_printed_logins_work() {
+    let dir = temp_dir("demo");
+    let log = dir.join("demo.log");
+    let mut child = Command::new(BIN)
+        .args(["demo", "--port", "0", "--people", "30", "--data"])
+        .arg(dir.join("data"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut banner = Vec::new();
+    while !banner.iter().any(|l: &String| l.starts_with("Citizens log in")) {
+        banner.push(rx.recv_timeout(Duration::from_secs(60)).expect("demo prints its banner"));
+    }
+    let field = |prefix: &str| -> String {
+        let line = banner.iter().find(|l| l.trim_start().starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {banner:?}"));
+        line.split_whitespace().last().unwrap().to_string()
+    };
+    let base = banner[0].split_whitespace().last().unwrap().trim_end_matches('/').to_string();
+    let client = reqwest::Client::new();
+    let r: Value = client.get(format!("{base}/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["database"], "sqlite");
+
+    // A seeded citizen logs in with the code printed in the log and finds their record.
+    let phone = field("citizen");
+    client.post(format!("{base}/api/v1/auth/otp")).json(&json!({"phone": phone})).send().await.unwrap();
+    let text = wait_for(&log, &format!("otp phone={phone} code="));
+    let code: String = text.split(&format!("otp phone={phone} code=")).nth(1).unwrap().chars().take(6).collect();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"phone": phone, "code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["registered"], true);
+    let me: Value = client
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let subject = me["subject_id"].as_str().unwrap().to_string();
+    assert!(me["household_region"]["name"].as_str().unwrap().starts_with("湖北省 武汉市"));
+
+    // The printed officer token reads that citizen (Wuhan is in scope); the auditor sees it.
+    let officer = field("officer");
+    let r = client.get(format!("{base}/api/v1/persons/{subject}?purpose=demo")).bearer_auth(&officer).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let auditor = field("auditor");
+    let audit: Value = client.get(format!("{base}/api/v1/audit")).bearer_auth(&auditor).send().await.unwrap().json().await.unwrap();
+    assert!(audit.as_array().unwrap().iter().any(|r| r["action"] == "person.read"));
+    assert!(terminate(&mut child).success());
+
+    // Started again on the same folder, the city is not seeded twice and the logins still work.
+    let mut again = Command::new(BIN)
+        .args(["demo", "--port", "0", "--people", "30", "--data"])
+        .arg(dir.join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(again.stdout.take().unwrap()).lines().map_while(Result::ok);
+    let banner2: Vec<String> = lines.by_ref().take_while(|l| !l.starts_with("Citizens log in")).collect();
+    assert!(banner2.iter().any(|l| l.contains(&officer)));
+    assert!(terminate(&mut again).success());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,492 @@
+//! The HTTP API driven over real sockets: each test starts its own server on port 0 with a
+//! fresh database (SQLite file; PostgreSQL database for the `postgres_` tests).
+
+mod support;
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{Backend, id_number, spawn_app};
+
+// ---------- system ----------
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let r = app.get("/healthz", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r: Value = app.get("/readyz", None).await.json().await.unwrap();
+    assert_eq!(r, json!({"status": "ready", "database": "sqlite"}));
+    app.get("/api/v1/me", None).await;
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains(r#"healthcode_http_requests_total{method="GET",route="/readyz",status="200"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"route="/api/v1/me",status="401""#), "{metrics}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_routes_served() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let doc: Value = app.get("/api/v1/openapi.json", None).await.json().await.unwrap();
+    assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.clone(), path.clone()));
+        }
+    }
+    let mut served: Vec<_> =
+        healthcode_server::routes::ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    documented.sort();
+    served.sort();
+    assert_eq!(documented, served);
+    // And the router really serves each of them (no 404/405 from the fallbacks).
+    for (method, path) in served {
+        let path = path.replace("{subject_id}", "s0000000000000000000000000");
+        let r = app.client.request(method.to_uppercase().parse().unwrap(), app.url(&path)).send().await.unwrap();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert_ne!(body["code"], "route_not_found", "{method} {path}");
+        assert_ne!(body["code"], "method_not_allowed", "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_problem_json() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let r = app.get("/api/v1/nothing", None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "route_not_found");
+    let r = app.client.delete(app.url("/api/v1/persons")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json::<Value>().await.unwrap()["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn the_front_page_speaks_chinese_first_and_english_on_request() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let zh = app.get("/", None).await.text().await.unwrap();
+    assert!(zh.contains(r#"lang="zh-CN""#) && zh.contains("健康码"));
+    let en = app.get("/?lang=en", None).await.text().await.unwrap();
+    assert!(en.contains(r#"lang="en""#));
+    let r = app.client.get(app.url("/")).header("accept-language", "en-US,en;q=0.9").send().await.unwrap();
+    assert!(r.text().await.unwrap().contains(r#"lang="en""#));
+}
+
+// ---------- one-time passwords ----------
+
+#[tokio::test]
+async fn a_phone_logs_in_with_its_one_time_password() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let r = app.post("/api/v1/auth/otp", None, &json!({"phone": "+86 139 1234 5678"})).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let code = app.otp.last_code("13912345678").expect("a code was sent to the normalised number");
+    let r = app.post("/api/v1/auth/login", None, &json!({"phone": "13912345678", "code": code})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["registered"], false);
+    assert!(body["token"].as_str().unwrap().starts_with("hcs_"));
+    assert!(body["expires_at"].as_str().unwrap().ends_with("+08:00"));
+    // The code works once.
+    let r = app.post("/api/v1/auth/login", None, &json!({"phone": "13912345678", "code": code})).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "otp_not_requested", Some("code")).await;
+    // Logging out ends the session.
+    let token = body["token"].as_str().unwrap();
+    assert_eq!(app.post("/api/v1/auth/logout", Some(token), &json!({})).await.status(), StatusCode::NO_CONTENT);
+    let r = app.post("/api/v1/persons", Some(token), &person_body("13912345678", 1)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn five_wrong_codes_lock_the_phone_for_a_while() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.post("/api/v1/auth/otp", None, &json!({"phone": "13912345678"})).await;
+    let good = app.otp.last_code("13912345678").unwrap();
+    let bad = if good == "000000" { "111111" } else { "000000" };
+    for remaining in (1..=4).rev() {
+        let r = app.post("/api/v1/auth/login", None, &json!({"phone": "13912345678", "code": bad})).await;
+        let body = assert_problem(r, StatusCode::UNAUTHORIZED, "otp_invalid", Some("code")).await;
+        assert!(body["detail"].as_str().unwrap().contains(&format!("{remaining} tries left")), "{body}");
+    }
+    let r = app.post("/api/v1/auth/login", None, &json!({"phone": "13912345678", "code": bad})).await;
+    assert_eq!(r.headers()["retry-after"], "900");
+    assert_problem(r, StatusCode::TOO_MANY_REQUESTS, "otp_locked", Some("phone")).await;
+    let r = app.post("/api/v1/auth/login", None, &json!({"phone": "13912345678", "code": good})).await;
+    assert_problem(r, StatusCode::TOO_MANY_REQUESTS, "otp_locked", Some("phone")).await;
+    app.clock.advance(Duration::minutes(5));
+    let r = app.post("/api/v1/auth/otp", None, &json!({"phone": "13912345678"})).await;
+    assert_problem(r, StatusCode::TOO_MANY_REQUESTS, "otp_locked", Some("phone")).await;
+    // Fifteen minutes after the lock the phone can log in again.
+    app.clock.advance(Duration::minutes(10) + Duration::seconds(1));
+    let token = app.login("13912345678").await;
+    assert!(token.starts_with("hcs_"));
+}
+
+#[tokio::test]
+async fn codes_expire_and_are_not_resent_too_often() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.post("/api/v1/auth/otp", None, &json!({"phone": "13912345678"})).await;
+    let code = app.otp.last_code("13912345678").unwrap();
+    let r = app.post("/api/v1/auth/otp", None, &json!({"phone": "13912345678"})).await;
+    assert!(r.headers().contains_key("retry-after"));
+    assert_problem(r, StatusCode::TOO_MANY_REQUESTS, "otp_too_soon", Some("phone")).await;
+    app.clock.advance(Duration::minutes(5));
+    let r = app.post("/api/v1/auth/login", None, &json!({"phone": "13912345678", "code": code})).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "otp_expired", Some("code")).await;
+    let r = app.post("/api/v1/auth/login", None, &json!({"phone": "13912345678", "code": "12ab"})).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("code")).await;
+    let r = app.post("/api/v1/auth/otp", None, &json!({"phone": "12345"})).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("phone")).await;
+}
+
+// ---------- registration ----------
+
+fn person_body(phone: &str, n: usize) -> Value {
+    json!({"name": "张小三", "id_number": id_number("420102", 1990, n), "phone": phone, "household_region": "420102"})
+}
+
+#[tokio::test]
+async fn a_person_registers_under_their_real_name() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.login("13912345678").await;
+    let r = app.get("/api/v1/me", Some(&token)).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "registration_required", None).await;
+    let mut body = person_body("139 1234 5678", 7);
+    let id = body["id_number"].as_str().unwrap().to_string();
+    if id.ends_with('X') {
+        body["id_number"] = json!(id.to_lowercase());
+    }
+    let r = app.post("/api/v1/persons", Some(&token), &body).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(created["masked_name"], "张*三");
+    let subject = created["subject_id"].as_str().unwrap();
+    assert!(subject.starts_with('s') && !subject.contains("420102"));
+
+    let me: Value = app.get("/api/v1/me", Some(&token)).await.json().await.unwrap();
+    assert_eq!(me["subject_id"], subject);
+    assert_eq!(me["name"], "张小三");
+    assert_eq!(me["phone_masked"], "139****5678");
+    assert_eq!(me["id_number_masked"].as_str().unwrap()[..4], id[..4]);
+    assert!(me["id_number_masked"].as_str().unwrap().contains("****"));
+    assert_eq!(me["household_region"], json!({"code": "420102", "name": "湖北省 武汉市 江岸区"}));
+
+    // Logging in again says the phone is registered; registering twice is refused.
+    app.clock.advance(Duration::minutes(2));
+    let again = app.login_body("13912345678").await;
+    assert_eq!(again["registered"], true);
+    let r = app.post("/api/v1/persons", Some(&token), &person_body("13912345678", 8)).await;
+    assert_problem(r, StatusCode::CONFLICT, "phone_registered", Some("phone")).await;
+}
+
+#[tokio::test]
+async fn an_id_number_has_one_code_and_the_refusal_reveals_nobody() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let first = app.register("13900000001", 1).await;
+    let other = app.login("13900000002").await;
+    let r = app.post("/api/v1/persons", Some(&other), &person_body("13900000002", 1)).await;
+    let text = r.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["code"], "id_number_registered");
+    assert_eq!(body["errors"][0]["field"], "id_number");
+    assert!(!text.contains(&first) && !text.contains("139") && !text.contains("张"), "{text}");
+    // Nothing was written for the second phone.
+    let r = app.get("/api/v1/me", Some(&other)).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "registration_required", None).await;
+}
+
+#[tokio::test]
+async fn a_phone_registers_only_itself() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.login("13900000001").await;
+    let r = app.post("/api/v1/persons", Some(&token), &person_body("13900000009", 1)).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "phone_mismatch", Some("phone")).await;
+    let r = app.post("/api/v1/persons", None, &person_body("13900000001", 1)).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
+}
+
+#[tokio::test]
+async fn bad_registrations_name_the_field_and_write_nothing() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.login("13900000001").await;
+    let good = person_body("13900000001", 1);
+    let with = |field: &str, value: Value| {
+        let mut b = good.clone();
+        b[field] = value;
+        b
+    };
+    let id = good["id_number"].as_str().unwrap().to_string();
+    let wrong_check = format!("{}{}", &id[..17], if id.ends_with('0') { '1' } else { '0' });
+    let future = id_number("420102", 2030, 1);
+    let cases: Vec<(Value, StatusCode, &str, &str, &str)> = vec![
+        (with("id_number", json!(wrong_check)), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "id_number_check_character"),
+        (with("id_number", json!(future)), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "id_number_birth_date_future"),
+        (with("id_number", json!(format!("{}0230{}", &id[..10], &id[14..]))), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "id_number_birth_date_invalid"),
+        (with("id_number", json!("420102900307123")), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "id_number_legacy_15_digit"),
+        (with("household_region", json!("429999")), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "household_region", "region_unknown"),
+        (with("name", json!("  ")), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "name", "name_empty"),
+        (with("name", json!(42)), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "name", "invalid_value"),
+        (with("extra", json!(1)), StatusCode::BAD_REQUEST, "unknown_field", "extra", "unknown_field"),
+        (json!({"name": "张三", "phone": "13900000001", "household_region": "420102"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "required"),
+    ];
+    for (body, status, code, field, field_code) in cases {
+        let r = app.post("/api/v1/persons", Some(&token), &body).await;
+        let problem = assert_problem(r, status, code, Some(field)).await;
+        assert_eq!(problem["errors"][0]["code"], field_code, "{body}");
+    }
+    // Several bad fields are reported together.
+    let r = app.post("/api/v1/persons", Some(&token), &json!({"name": "", "id_number": "1", "phone": "x", "household_region": "1"})).await;
+    let problem: Value = r.json().await.unwrap();
+    let fields: Vec<_> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["name", "id_number", "household_region", "phone"]);
+    // Malformed JSON, the wrong media type and an oversized body.
+    let r = app.raw_post("/api/v1/persons", &token, "application/json", "{\"name\": ").await;
+    let problem = assert_problem(r, StatusCode::BAD_REQUEST, "malformed_json", None).await;
+    assert!(problem["detail"].as_str().unwrap().contains("line 1"));
+    let r = app.raw_post("/api/v1/persons", &token, "text/plain", &good.to_string()).await;
+    assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None).await;
+    let huge = json!({"name": "张".repeat(100_000), "id_number": id, "phone": "13900000001", "household_region": "420102"});
+    let r = app.post("/api/v1/persons", Some(&token), &huge).await;
+    assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None).await;
+    // None of it left a person behind.
+    let r = app.get("/api/v1/me", Some(&token)).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "registration_required", None).await;
+    // And the good body still registers.
+    assert_eq!(app.post("/api/v1/persons", Some(&token), &good).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn personal_data_is_encrypted_at_rest() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.login("13900000001").await;
+    let body = person_body("13900000001", 3);
+    app.post("/api/v1/persons", Some(&token), &body).await;
+    app.shutdown().await;
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(app.data_dir.as_ref().unwrap()).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let haystack = String::from_utf8_lossy(&bytes);
+    for secret in [body["id_number"].as_str().unwrap(), "13900000001", "张小三"] {
+        assert!(!haystack.contains(secret), "{secret} is stored in the clear");
+    }
+    assert!(haystack.contains("张*三"), "the masked name is kept for display");
+}
+
+// ---------- dependents and declarations ----------
+
+fn declaration(temp: f64, region: &str) -> Value {
+    json!({"temperature_c": temp, "symptoms": [], "contact_with_suspected_case": false, "current_region": region})
+}
+
+#[tokio::test]
+async fn guardians_register_and_declare_for_their_dependents() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.register("13900000001", 1).await;
+    let kid = json!({"name": "张小宝", "id_number": id_number("420102", 2019, 2), "household_region": "420102", "relation": "child"});
+    let r = app.post("/api/v1/me/dependents", Some(&token), &kid).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let kid_id = r.json::<Value>().await.unwrap()["subject_id"].as_str().unwrap().to_string();
+    let list: Value = app.get("/api/v1/me/dependents", Some(&token)).await.json().await.unwrap();
+    assert_eq!(list[0]["subject_id"], kid_id.as_str());
+    assert_eq!(list[0]["relation"], "child");
+    assert_eq!(list[0]["masked_name"], "张*宝");
+
+    let mut d = declaration(36.6, "420102");
+    d["subject_id"] = json!(kid_id);
+    let r = app.post("/api/v1/me/declarations", Some(&token), &d).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.json::<Value>().await.unwrap()["subject_id"], kid_id.as_str());
+    let history: Value = app.get(&format!("/api/v1/me/declarations?subject_id={kid_id}"), Some(&token)).await.json().await.unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    assert_eq!(history[0]["declared_by"], app.subject_of(&token).await.as_str());
+    // The guardian's own history is separate.
+    let mine: Value = app.get("/api/v1/me/declarations", Some(&token)).await.json().await.unwrap();
+    assert_eq!(mine, json!([]));
+
+    // Someone else cannot act for the child.
+    let stranger = app.register("13900000002", 3).await;
+    let r = app.post("/api/v1/me/declarations", Some(&stranger), &d).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "not_your_dependent", Some("subject_id")).await;
+    let r = app.get(&format!("/api/v1/me/declarations?subject_id={kid_id}"), Some(&stranger)).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "not_your_dependent", Some("subject_id")).await;
+    // A dependent's ID number is one person, one code too.
+    let r = app.post("/api/v1/me/dependents", Some(&stranger), &kid).await;
+    assert_problem(r, StatusCode::CONFLICT, "id_number_registered", Some("id_number")).await;
+    let bad = json!({"name": "李四", "id_number": id_number("420102", 2019, 4), "household_region": "420102", "relation": "cousin"});
+    let r = app.post("/api/v1/me/dependents", Some(&stranger), &bad).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("relation")).await;
+}
+
+#[tokio::test]
+async fn one_declaration_per_local_day_with_history_kept() {
+    let app = spawn_app(Backend::Sqlite).await;
+    // 2027-03-01 15:00 UTC is 23:00 in Beijing.
+    app.clock.set("2027-03-01T15:00:00Z".parse().unwrap());
+    let token = app.register("13900000001", 1).await;
+    let r: Value = app.post("/api/v1/me/declarations", Some(&token), &declaration(36.5, "420102")).await.json().await.unwrap();
+    assert_eq!((r["day"].as_str(), r["replaced"].as_bool()), (Some("2027-03-01"), Some(false)));
+    let mut fever = declaration(38.2, "420106");
+    fever["symptoms"] = json!(["cough", "fever", "cough"]);
+    let r: Value = app.post("/api/v1/me/declarations", Some(&token), &fever).await.json().await.unwrap();
+    assert_eq!((r["day"].as_str(), r["replaced"].as_bool()), (Some("2027-03-01"), Some(true)));
+    // An hour later it is the next day in Beijing (16:00 UTC = 00:00 +08:00).
+    app.clock.advance(Duration::hours(1));
+    let r: Value = app.post("/api/v1/me/declarations", Some(&token), &declaration(36.4, "420106")).await.json().await.unwrap();
+    assert_eq!((r["day"].as_str(), r["replaced"].as_bool()), (Some("2027-03-02"), Some(false)));
+
+    let history: Value = app.get("/api/v1/me/declarations", Some(&token)).await.json().await.unwrap();
+    let h = history.as_array().unwrap();
+    assert_eq!(h.len(), 3);
+    assert_eq!(h[1]["symptoms"], json!(["fever", "cough"]));
+    assert_eq!(h[1]["temperature_c"], 38.2);
+    assert_eq!(h[1]["superseded_at"], Value::Null);
+    assert_eq!(h[2]["superseded_at"], "2027-03-01T23:00:00+08:00");
+    let me: Value = app.get("/api/v1/me", Some(&token)).await.json().await.unwrap();
+    assert_eq!(me["current_region"]["code"], "420106");
+}
+
+#[tokio::test]
+async fn bad_declarations_name_the_field_and_write_nothing() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.register("13900000001", 1).await;
+    let mut d = declaration(45.0, "420102");
+    d["symptoms"] = json!(["fever", "sneezing"]);
+    d["current_region"] = json!("000000");
+    let r = app.post("/api/v1/me/declarations", Some(&token), &d).await;
+    let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", None).await;
+    let fields: Vec<_> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["temperature_c", "symptoms", "current_region"]);
+    let mut d = declaration(36.5, "420102");
+    d["temperature_c"] = json!("hot");
+    let r = app.post("/api/v1/me/declarations", Some(&token), &d).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("temperature_c")).await;
+    let r = app.post("/api/v1/me/declarations", Some(&token), &json!({"temperature_c": 36.5})).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("symptoms")).await;
+    let history: Value = app.get("/api/v1/me/declarations", Some(&token)).await.json().await.unwrap();
+    assert_eq!(history, json!([]));
+}
+
+// ---------- staff, scope and audit ----------
+
+#[tokio::test]
+async fn only_admins_create_staff_and_each_role_gets_what_it_needs() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let admin = app.admin_token.clone();
+    let r = app.post("/api/v1/staff", None, &json!({"role": "auditor", "name": "a"})).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
+    let r = app.post("/api/v1/staff", Some("hct_wrong"), &json!({"role": "auditor", "name": "a"})).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
+    let citizen = app.register("13900000001", 1).await;
+    let r = app.post("/api/v1/staff", Some(&citizen), &json!({"role": "auditor", "name": "a"})).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
+
+    let cases = [
+        (json!({"role": "officer", "name": "o"}), "regions", "required"),
+        (json!({"role": "officer", "name": "o", "regions": ["429999"]}), "regions[0]", "region_unknown"),
+        (json!({"role": "checkpoint", "name": "gate"}), "venue_id", "required"),
+        (json!({"role": "partner", "name": "telecom", "import_kinds": ["gossip"]}), "import_kinds[0]", "import_kind_unknown"),
+        (json!({"role": "auditor", "name": "a", "regions": ["420000"]}), "regions", "not_allowed"),
+        (json!({"role": "mayor", "name": "m"}), "role", "role_unknown"),
+    ];
+    for (body, field, code) in cases {
+        let r = app.post("/api/v1/staff", Some(&admin), &body).await;
+        let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some(field)).await;
+        assert_eq!(problem["errors"][0]["code"], code, "{body}");
+    }
+    let officer = app.staff("officer", json!({"regions": ["420100"]})).await;
+    let r = app.post("/api/v1/staff", Some(&officer), &json!({"role": "auditor", "name": "a"})).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "forbidden", None).await;
+    // An admin created by the bootstrap admin can create accounts too.
+    let second_admin = app.staff("admin", json!({})).await;
+    let device = app.post("/api/v1/staff", Some(&second_admin), &json!({"role": "checkpoint", "name": "gate 1", "venue_id": "v_1"})).await;
+    assert_eq!(device.status(), StatusCode::CREATED);
+    let partner = app.post("/api/v1/staff", Some(&second_admin), &json!({"role": "partner", "name": "telecom", "import_kinds": ["telecom-stays"]})).await;
+    assert_eq!(partner.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn officers_read_only_in_their_regions_and_every_read_is_logged() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let wuhan = app.staff("officer", json!({"regions": ["420100"]})).await;
+    let beijing = app.staff("officer", json!({"regions": ["110000"]})).await;
+    let auditor = app.staff("auditor", json!({})).await;
+    let citizen = app.register("13900000001", 1).await;
+    app.post("/api/v1/me/declarations", Some(&citizen), &declaration(37.9, "420102")).await;
+    let subject = app.subject_of(&citizen).await;
+
+    let path = format!("/api/v1/persons/{subject}?purpose=发热随访 fever follow-up");
+    let r = app.get(&path, Some(&wuhan)).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["name"], "张小三");
+    assert_eq!(p["phone"], "13900000001");
+    assert!(p["id_number_masked"].as_str().unwrap().contains("****"));
+    let decls: Value = app.get(&format!("/api/v1/persons/{subject}/declarations?purpose=fever follow-up"), Some(&wuhan)).await.json().await.unwrap();
+    assert_eq!(decls[0]["temperature_c"], 37.9);
+
+    // Out of scope looks like absent, and is not logged as a read.
+    let r = app.get(&path, Some(&beijing)).await;
+    assert_problem(r, StatusCode::NOT_FOUND, "not_found", None).await;
+    let r = app.get(&path, Some(&auditor)).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "forbidden", None).await;
+    let r = app.get(&format!("/api/v1/persons/{subject}"), Some(&wuhan)).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("purpose")).await;
+    let r = app.get("/api/v1/persons/nobody?purpose=check", Some(&wuhan)).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("subject_id")).await;
+
+    // The person sees who looked and why.
+    let log: Value = app.get("/api/v1/me/access-log", Some(&citizen)).await.json().await.unwrap();
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0]["action"], "declarations.read");
+    assert_eq!(log[1]["action"], "person.read");
+    assert_eq!(log[1]["purpose"], "发热随访 fever follow-up");
+    assert_eq!(log[1]["actor_role"], "officer");
+
+    // The auditor sees the whole log; officers do not.
+    let all: Value = app.get("/api/v1/audit", Some(&auditor)).await.json().await.unwrap();
+    let actions: Vec<_> = all.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["staff.create", "staff.create", "staff.create", "person.read", "declarations.read"]);
+    let r = app.get("/api/v1/audit", Some(&wuhan)).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "forbidden", None).await;
+    let r = app.get("/api/v1/audit?after=x", Some(&auditor)).await;
+    assert_problem(r, StatusCode::BAD_REQUEST, "invalid_query", None).await;
+}
+
+/// The same end-to-end slice on PostgreSQL.
+#[tokio::test]
+async fn postgres_register_declare_and_officer_read() {
+    let app = spawn_app(Backend::Postgres).await;
+    let r: Value = app.get("/readyz", None).await.json().await.unwrap();
+    assert_eq!(r["database"], "postgres");
+    let officer = app.staff("officer", json!({"regions": ["420000"]})).await;
+    let citizen = app.register("13900000001", 1).await;
+    let other = app.login("13900000002").await;
+    let r = app.post("/api/v1/persons", Some(&other), &person_body("13900000002", 1)).await;
+    assert_problem(r, StatusCode::CONFLICT, "id_number_registered", Some("id_number")).await;
+    app.post("/api/v1/me/declarations", Some(&citizen), &declaration(36.5, "420102")).await;
+    let r: Value = app.post("/api/v1/me/declarations", Some(&citizen), &declaration(36.7, "420103")).await.json().await.unwrap();
+    assert_eq!(r["replaced"], true);
+    let subject = app.subject_of(&citizen).await;
+    let p: Value = app.get(&format!("/api/v1/persons/{subject}?purpose=check"), Some(&officer)).await.json().await.unwrap();
+    assert_eq!(p["current_region"]["code"], "420103");
+    let log: Value = app.get("/api/v1/me/access-log", Some(&citizen)).await.json().await.unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 1);
+}
+
+/// Checks a problem+json answer; returns its body.
+async fn assert_problem(r: reqwest::Response, status: StatusCode, code: &str, field: Option<&str>) -> Value {
+    let got = r.status();
+    let ctype = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    assert_eq!(ctype.as_deref(), Some("application/problem+json"));
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    if let Some(f) = field {
+        let fields: Vec<_> = body["errors"].as_array().map(|a| a.iter().map(|e| e["field"].clone()).collect()).unwrap_or_default();
+        assert!(fields.contains(&json!(f)), "expected a field error on {f}: {body}");
+    }
+    body
+}
+
