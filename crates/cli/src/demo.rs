@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use healthcode_core::id_number::check_character;
-use healthcode_core::{Declaration, IdNumber, PersonName, Phone, RegionCode, Relation, Role, Symptom, Temperature, local_day};
+use healthcode_core::{
+    Declaration, IdNumber, PersonName, Phone, RegionCode, Relation, Role, Symptom, Temperature, local_day,
+};
 use healthcode_server::extract::StaffUser;
 use healthcode_server::identity::{NewIdentity, seal_person};
 use healthcode_server::routes::staff::{NewAccount, create_account};
@@ -125,8 +127,12 @@ async fn seed(app: &AppState, people: usize) -> Result<Vec<(String, String)>> {
         let region = DISTRICTS[i % DISTRICTS.len()];
         let name = format!("{}{}", SURNAMES[rng.next(12) as usize], GIVEN[rng.next(16) as usize]);
         let name = PersonName::parse(&name)?;
-        let birth = chrono::NaiveDate::from_ymd_opt(1950 + rng.next(50) as i32, 1 + rng.next(12) as u32, 1 + rng.next(28) as u32)
-            .expect("valid date");
+        let birth = chrono::NaiveDate::from_ymd_opt(
+            1950 + rng.next(50) as i32,
+            1 + rng.next(12) as u32,
+            1 + rng.next(28) as u32,
+        )
+        .expect("valid date");
         let id = id_number(region, birth, i, today);
         let phone = Phone::parse(&(FIRST_PHONE + i as u64).to_string())?;
         let household_region = RegionCode::parse(region)?;
@@ -139,7 +145,8 @@ async fn seed(app: &AppState, people: usize) -> Result<Vec<(String, String)>> {
         // Every tenth resident looks after a child or an elderly parent without a phone.
         if i % 10 == 0 {
             let (relation, year) = if i % 20 == 0 { (Relation::Child, 2018) } else { (Relation::Elder, 1940) };
-            let dep_name = PersonName::parse(&format!("{}{}", SURNAMES[rng.next(12) as usize], GIVEN[rng.next(16) as usize]))?;
+            let dep_name =
+                PersonName::parse(&format!("{}{}", SURNAMES[rng.next(12) as usize], GIVEN[rng.next(16) as usize]))?;
             let dep_birth = chrono::NaiveDate::from_ymd_opt(year + rng.next(5) as i32, 6, 1).expect("valid date");
             let dep_id = id_number(region, dep_birth, 500 + i, today);
             let guardian = Some(Guardian { subject_id: person.subject_id.clone(), relation });
@@ -171,7 +178,8 @@ async fn seed(app: &AppState, people: usize) -> Result<Vec<(String, String)>> {
         (Role::Auditor, "audit office", vec![]),
         (Role::Admin, "county IT admin", vec![]),
     ] {
-        let account = NewAccount { role, name: name.into(), regions: regions.clone(), venue_id: None, import_kinds: vec![] };
+        let account =
+            NewAccount { role, name: name.into(), regions: regions.clone(), venue_id: None, import_kinds: vec![] };
         let (_, token) = create_account(app, &admin, account).await.map_err(|e| anyhow::anyhow!("{}", e.detail))?;
         let scope = regions.first().map(|r| format!(" {r}")).unwrap_or_default();
         logins.push((format!("{}{scope} token", role.as_str()), token));

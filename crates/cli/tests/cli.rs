@@ -114,7 +114,12 @@ async fn serve_runs_from_the_environment_stops_on_sigterm_and_logs_no_personal_d
         .await
         .unwrap();
     let officer = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
-    let r = client.get(url(&format!("/api/v1/persons/{subject}?purpose=check"))).bearer_auth(&officer).send().await.unwrap();
+    let r = client
+        .get(url(&format!("/api/v1/persons/{subject}?purpose=check")))
+        .bearer_auth(&officer)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["phone"], phone);
 
     let status = terminate(&mut child);
@@ -190,7 +195,10 @@ async fn demo_serves_a_seeded_city_and_its_printed_logins_work() {
         banner.push(rx.recv_timeout(Duration::from_secs(60)).expect("demo prints its banner"));
     }
     let field = |prefix: &str| -> String {
-        let line = banner.iter().find(|l| l.trim_start().starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}: {banner:?}"));
+        let line = banner
+            .iter()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {banner:?}"));
         line.split_whitespace().last().unwrap().to_string()
     };
     let base = banner[0].split_whitespace().last().unwrap().trim_end_matches('/').to_string();
@@ -227,10 +235,12 @@ async fn demo_serves_a_seeded_city_and_its_printed_logins_work() {
 
     // The printed officer token reads that citizen (Wuhan is in scope); the auditor sees it.
     let officer = field("officer");
-    let r = client.get(format!("{base}/api/v1/persons/{subject}?purpose=demo")).bearer_auth(&officer).send().await.unwrap();
+    let r =
+        client.get(format!("{base}/api/v1/persons/{subject}?purpose=demo")).bearer_auth(&officer).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let auditor = field("auditor");
-    let audit: Value = client.get(format!("{base}/api/v1/audit")).bearer_auth(&auditor).send().await.unwrap().json().await.unwrap();
+    let audit: Value =
+        client.get(format!("{base}/api/v1/audit")).bearer_auth(&auditor).send().await.unwrap().json().await.unwrap();
     assert!(audit.as_array().unwrap().iter().any(|r| r["action"] == "person.read"));
     assert!(terminate(&mut child).success());
 

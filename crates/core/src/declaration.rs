@@ -82,7 +82,9 @@ impl Temperature {
 pub enum DeclarationError {
     #[error("temperature must be a number of degrees Celsius between 34.0 and 43.0")]
     Temperature,
-    #[error("unknown symptom {0:?}; known: fever, cough, fatigue, sore_throat, loss_of_smell, shortness_of_breath, diarrhea")]
+    #[error(
+        "unknown symptom {0:?}; known: fever, cough, fatigue, sore_throat, loss_of_smell, shortness_of_breath, diarrhea"
+    )]
     Symptom(String),
 }
 

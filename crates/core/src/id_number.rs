@@ -16,8 +16,8 @@ const CHECK_CHARS: [u8; 11] = *b"10X98765432";
 /// Province prefixes that GB 11643 numbers may carry: the 31 mainland provinces, Taiwan (71),
 /// and the residence permits of Hong Kong (81), Macao (82) and Taiwan (83) residents.
 const PROVINCES: [u8; 35] = [
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51,
-    52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83,
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63,
+    64, 65, 71, 81, 82, 83,
 ];
 /// Nobody alive was born before this; older dates are typing errors.
 const EARLIEST_BIRTH_YEAR: i32 = 1890;
@@ -133,10 +133,7 @@ pub fn mask_middle(s: &str, keep_start: usize, keep_end: usize) -> String {
     if n <= keep_start + keep_end {
         return "*".repeat(n);
     }
-    s.chars()
-        .enumerate()
-        .map(|(i, c)| if i < keep_start || i >= n - keep_end { c } else { '*' })
-        .collect()
+    s.chars().enumerate().map(|(i, c)| if i < keep_start || i >= n - keep_end { c } else { '*' }).collect()
 }
 
 #[cfg(test)]
@@ -169,10 +166,7 @@ mod tests {
 
     #[test]
     fn refuses_a_wrong_check_character() {
-        assert_eq!(
-            IdNumber::parse("110105194912310021", today()),
-            Err(IdNumberError::CheckCharacter)
-        );
+        assert_eq!(IdNumber::parse("110105194912310021", today()), Err(IdNumberError::CheckCharacter));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub trait Coded: std::error::Error {
 pub use color::{Color, RiskLevel};
 pub use declaration::{Declaration, DeclarationError, Symptom, Temperature};
 pub use id_number::{IdNumber, IdNumberError};
-pub use local_time::{local_day, LOCAL_OFFSET_HOURS};
+pub use local_time::{LOCAL_OFFSET_HOURS, local_day};
 pub use name::{NameError, PersonName};
 pub use phone::{Phone, PhoneError};
 pub use region::{RegionCode, RegionError, RegionLevel};

@@ -45,10 +45,16 @@ pub enum OtpRefusal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtpOutcome {
     Accepted,
-    Wrong { remaining: u32 },
+    Wrong {
+        remaining: u32,
+    },
     /// This wrong code was the last allowed one.
-    LockedNow { until: DateTime<Utc> },
-    Locked { until: DateTime<Utc> },
+    LockedNow {
+        until: DateTime<Utc>,
+    },
+    Locked {
+        until: DateTime<Utc>,
+    },
     Expired,
     /// No code was sent, or it was used already.
     NoCode,
@@ -79,7 +85,13 @@ pub fn issue(
             failures = p.failures;
         }
     }
-    Ok(OtpState { code_hash: Some(code_hash), expires_at: now + policy.ttl, sent_at: now, failures, locked_until: None })
+    Ok(OtpState {
+        code_hash: Some(code_hash),
+        expires_at: now + policy.ttl,
+        sent_at: now,
+        failures,
+        locked_until: None,
+    })
 }
 
 /// Checks a submitted code; returns the outcome and the state to store (`None`: unchanged).
@@ -154,7 +166,10 @@ mod tests {
         assert_eq!(o, OtpOutcome::LockedNow { until: t(102) + p.lockout });
         let locked = n.unwrap();
         assert_eq!(verify(Some(&locked), b"h2", t(103), &p).0, OtpOutcome::Locked { until: t(102) + p.lockout });
-        assert_eq!(issue(Some(&locked), b"h3".to_vec(), t(200), &p), Err(OtpRefusal::Locked { until: t(102) + p.lockout }));
+        assert_eq!(
+            issue(Some(&locked), b"h3".to_vec(), t(200), &p),
+            Err(OtpRefusal::Locked { until: t(102) + p.lockout })
+        );
         // After the lock a fresh code works and the count starts again.
         let s = issue(Some(&locked), b"h3".to_vec(), t(102 + 15 * 60), &p).unwrap();
         assert_eq!(s.failures, 0);

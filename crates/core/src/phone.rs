@@ -22,12 +22,8 @@ impl crate::Coded for PhoneError {
 impl Phone {
     /// Accepts `13800138000`, `+86 138 0013 8000`, `86-138-0013-8000`.
     pub fn parse(input: &str) -> Result<Self, PhoneError> {
-        let digits: String = input
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .collect::<String>()
-            .trim_start_matches('+')
-            .to_string();
+        let digits: String =
+            input.chars().filter(|c| !matches!(c, ' ' | '-')).collect::<String>().trim_start_matches('+').to_string();
         let national = match digits.strip_prefix("86") {
             Some(rest) if rest.len() == 11 => rest,
             _ => digits.as_str(),

@@ -69,11 +69,7 @@ impl RegionCode {
             return Err(RegionError::Format);
         }
         let code: u32 = s.parse().map_err(|_| RegionError::Format)?;
-        if table().contains_key(&code) {
-            Ok(Self(code))
-        } else {
-            Err(RegionError::Unknown(s.to_string()))
-        }
+        if table().contains_key(&code) { Ok(Self(code)) } else { Err(RegionError::Unknown(s.to_string())) }
     }
 
     pub fn name(&self) -> &'static str {

@@ -23,15 +23,8 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
-        Role::Checkpoint,
-        Role::VenueAdmin,
-        Role::Officer,
-        Role::Reviewer,
-        Role::Auditor,
-        Role::Admin,
-        Role::Partner,
-    ];
+    pub const ALL: [Role; 7] =
+        [Role::Checkpoint, Role::VenueAdmin, Role::Officer, Role::Reviewer, Role::Auditor, Role::Admin, Role::Partner];
 
     pub fn as_str(&self) -> &'static str {
         match self {

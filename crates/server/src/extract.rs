@@ -5,8 +5,8 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use healthcode_core::{Role, SubjectId};
 use healthcode_core::otp::constant_time_eq;
+use healthcode_core::{Role, SubjectId};
 use healthcode_store::{Actor, PersonRecord, Session, Staff};
 use serde::de::DeserializeOwned;
 
@@ -95,7 +95,11 @@ fn data_error(path: &str, msg: &str) -> ApiError {
     if msg.starts_with("unknown field") {
         let field = join(path, quoted(msg).unwrap_or("?"));
         let message = format!("unknown field {field:?}");
-        return ApiError::field(StatusCode::BAD_REQUEST, "unknown_field", FieldError::new(field, "unknown_field", message));
+        return ApiError::field(
+            StatusCode::BAD_REQUEST,
+            "unknown_field",
+            FieldError::new(field, "unknown_field", message),
+        );
     }
     if msg.starts_with("missing field") {
         let field = join(path, quoted(msg).unwrap_or("?"));
@@ -187,7 +191,11 @@ impl Citizen {
             Err(ApiError::field(
                 StatusCode::FORBIDDEN,
                 "not_your_dependent",
-                FieldError::new("subject_id", "not_your_dependent", "you can act only for yourself and your dependents"),
+                FieldError::new(
+                    "subject_id",
+                    "not_your_dependent",
+                    "you can act only for yourself and your dependents",
+                ),
             ))
         }
     }
@@ -214,11 +222,8 @@ impl FromRequestParts<AppState> for StaffUser {
         if !token.starts_with(STAFF_PREFIX) {
             return Err(ApiError::unauthorized("a staff token is required"));
         }
-        let staff = app
-            .store
-            .staff_by_token(&hash)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("unknown staff token"))?;
+        let staff =
+            app.store.staff_by_token(&hash).await?.ok_or_else(|| ApiError::unauthorized("unknown staff token"))?;
         Ok(StaffUser { role: staff.role, staff: Some(staff) })
     }
 }
@@ -281,7 +286,10 @@ mod tests {
         let e = err(r#"{"name": "a", "inner": {"n": 1, "m": 2}}"#);
         assert_eq!(e.errors[0].field, "inner.m");
         let e = err(r#"{}"#);
-        assert_eq!((e.code, e.errors[0].field.as_str(), e.errors[0].code.as_str()), ("validation_failed", "name", "required"));
+        assert_eq!(
+            (e.code, e.errors[0].field.as_str(), e.errors[0].code.as_str()),
+            ("validation_failed", "name", "required")
+        );
         let e = err(r#"{"name": 5}"#);
         assert_eq!((e.errors[0].field.as_str(), e.errors[0].code.as_str()), ("name", "invalid_value"));
         let e = err(r#"{"name": "a", "inner": {"n": 300}}"#);

@@ -2,7 +2,7 @@
 //! what the store keeps, and back.
 
 use chrono::{DateTime, Utc};
-use healthcode_core::{IdNumber, Phone, PersonName, RegionCode, SubjectId};
+use healthcode_core::{IdNumber, PersonName, Phone, RegionCode, SubjectId};
 use healthcode_store::{Guardian, PersonRecord};
 use healthcode_vault::{Vault, VaultError};
 
@@ -60,10 +60,6 @@ pub fn open_person(vault: &Vault, p: &PersonRecord) -> Result<OpenedPerson, Vaul
     Ok(OpenedPerson {
         name: vault.open_string(&context("name", &p.subject_id), &p.name_sealed)?,
         id_number: vault.open_string(&context("id_number", &p.subject_id), &p.id_number_sealed)?,
-        phone: p
-            .phone_sealed
-            .as_deref()
-            .map(|s| vault.open_string(&context("phone", &p.subject_id), s))
-            .transpose()?,
+        phone: p.phone_sealed.as_deref().map(|s| vault.open_string(&context("phone", &p.subject_id), s)).transpose()?,
     })
 }

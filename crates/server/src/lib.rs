@@ -30,6 +30,10 @@ pub use settings::{OtpSenderKind, Settings};
 pub use state::AppState;
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

@@ -19,7 +19,10 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(r, json!({"status": "ready", "database": "sqlite"}));
     app.get("/api/v1/me", None).await;
     let metrics = app.get("/metrics", None).await.text().await.unwrap();
-    assert!(metrics.contains(r#"healthcode_http_requests_total{method="GET",route="/readyz",status="200"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"healthcode_http_requests_total{method="GET",route="/readyz",status="200"} 1"#),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"route="/api/v1/me",status="401""#), "{metrics}");
 }
 
@@ -218,15 +221,51 @@ async fn bad_registrations_name_the_field_and_write_nothing() {
     let wrong_check = format!("{}{}", &id[..17], if id.ends_with('0') { '1' } else { '0' });
     let future = id_number("420102", 2030, 1);
     let cases: Vec<(Value, StatusCode, &str, &str, &str)> = vec![
-        (with("id_number", json!(wrong_check)), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "id_number_check_character"),
-        (with("id_number", json!(future)), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "id_number_birth_date_future"),
-        (with("id_number", json!(format!("{}0230{}", &id[..10], &id[14..]))), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "id_number_birth_date_invalid"),
-        (with("id_number", json!("420102900307123")), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "id_number_legacy_15_digit"),
-        (with("household_region", json!("429999")), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "household_region", "region_unknown"),
+        (
+            with("id_number", json!(wrong_check)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "id_number",
+            "id_number_check_character",
+        ),
+        (
+            with("id_number", json!(future)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "id_number",
+            "id_number_birth_date_future",
+        ),
+        (
+            with("id_number", json!(format!("{}0230{}", &id[..10], &id[14..]))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "id_number",
+            "id_number_birth_date_invalid",
+        ),
+        (
+            with("id_number", json!("420102900307123")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "id_number",
+            "id_number_legacy_15_digit",
+        ),
+        (
+            with("household_region", json!("429999")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "household_region",
+            "region_unknown",
+        ),
         (with("name", json!("  ")), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "name", "name_empty"),
         (with("name", json!(42)), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "name", "invalid_value"),
         (with("extra", json!(1)), StatusCode::BAD_REQUEST, "unknown_field", "extra", "unknown_field"),
-        (json!({"name": "张三", "phone": "13900000001", "household_region": "420102"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "id_number", "required"),
+        (
+            json!({"name": "张三", "phone": "13900000001", "household_region": "420102"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "id_number",
+            "required",
+        ),
     ];
     for (body, status, code, field, field_code) in cases {
         let r = app.post("/api/v1/persons", Some(&token), &body).await;
@@ -234,7 +273,13 @@ async fn bad_registrations_name_the_field_and_write_nothing() {
         assert_eq!(problem["errors"][0]["code"], field_code, "{body}");
     }
     // Several bad fields are reported together.
-    let r = app.post("/api/v1/persons", Some(&token), &json!({"name": "", "id_number": "1", "phone": "x", "household_region": "1"})).await;
+    let r = app
+        .post(
+            "/api/v1/persons",
+            Some(&token),
+            &json!({"name": "", "id_number": "1", "phone": "x", "household_region": "1"}),
+        )
+        .await;
     let problem: Value = r.json().await.unwrap();
     let fields: Vec<_> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["name", "id_number", "household_region", "phone"]);
@@ -244,7 +289,8 @@ async fn bad_registrations_name_the_field_and_write_nothing() {
     assert!(problem["detail"].as_str().unwrap().contains("line 1"));
     let r = app.raw_post("/api/v1/persons", &token, "text/plain", &good.to_string()).await;
     assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None).await;
-    let huge = json!({"name": "张".repeat(100_000), "id_number": id, "phone": "13900000001", "household_region": "420102"});
+    let huge =
+        json!({"name": "张".repeat(100_000), "id_number": id, "phone": "13900000001", "household_region": "420102"});
     let r = app.post("/api/v1/persons", Some(&token), &huge).await;
     assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None).await;
     // None of it left a person behind.
@@ -296,7 +342,8 @@ async fn guardians_register_and_declare_for_their_dependents() {
     let r = app.post("/api/v1/me/declarations", Some(&token), &d).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.json::<Value>().await.unwrap()["subject_id"], kid_id.as_str());
-    let history: Value = app.get(&format!("/api/v1/me/declarations?subject_id={kid_id}"), Some(&token)).await.json().await.unwrap();
+    let history: Value =
+        app.get(&format!("/api/v1/me/declarations?subject_id={kid_id}"), Some(&token)).await.json().await.unwrap();
     assert_eq!(history.as_array().unwrap().len(), 1);
     assert_eq!(history[0]["declared_by"], app.subject_of(&token).await.as_str());
     // The guardian's own history is separate.
@@ -323,7 +370,8 @@ async fn one_declaration_per_local_day_with_history_kept() {
     // 2027-03-01 15:00 UTC is 23:00 in Beijing.
     app.clock.set("2027-03-01T15:00:00Z".parse().unwrap());
     let token = app.register("13900000001", 1).await;
-    let r: Value = app.post("/api/v1/me/declarations", Some(&token), &declaration(36.5, "420102")).await.json().await.unwrap();
+    let r: Value =
+        app.post("/api/v1/me/declarations", Some(&token), &declaration(36.5, "420102")).await.json().await.unwrap();
     assert_eq!((r["day"].as_str(), r["replaced"].as_bool()), (Some("2027-03-01"), Some(false)));
     let mut fever = declaration(38.2, "420106");
     fever["symptoms"] = json!(["cough", "fever", "cough"]);
@@ -331,7 +379,8 @@ async fn one_declaration_per_local_day_with_history_kept() {
     assert_eq!((r["day"].as_str(), r["replaced"].as_bool()), (Some("2027-03-01"), Some(true)));
     // An hour later it is the next day in Beijing (16:00 UTC = 00:00 +08:00).
     app.clock.advance(Duration::hours(1));
-    let r: Value = app.post("/api/v1/me/declarations", Some(&token), &declaration(36.4, "420106")).await.json().await.unwrap();
+    let r: Value =
+        app.post("/api/v1/me/declarations", Some(&token), &declaration(36.4, "420106")).await.json().await.unwrap();
     assert_eq!((r["day"].as_str(), r["replaced"].as_bool()), (Some("2027-03-02"), Some(false)));
 
     let history: Value = app.get("/api/v1/me/declarations", Some(&token)).await.json().await.unwrap();
@@ -384,7 +433,11 @@ async fn only_admins_create_staff_and_each_role_gets_what_it_needs() {
         (json!({"role": "officer", "name": "o"}), "regions", "required"),
         (json!({"role": "officer", "name": "o", "regions": ["429999"]}), "regions[0]", "region_unknown"),
         (json!({"role": "checkpoint", "name": "gate"}), "venue_id", "required"),
-        (json!({"role": "partner", "name": "telecom", "import_kinds": ["gossip"]}), "import_kinds[0]", "import_kind_unknown"),
+        (
+            json!({"role": "partner", "name": "telecom", "import_kinds": ["gossip"]}),
+            "import_kinds[0]",
+            "import_kind_unknown",
+        ),
         (json!({"role": "auditor", "name": "a", "regions": ["420000"]}), "regions", "not_allowed"),
         (json!({"role": "mayor", "name": "m"}), "role", "role_unknown"),
     ];
@@ -398,9 +451,17 @@ async fn only_admins_create_staff_and_each_role_gets_what_it_needs() {
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden", None).await;
     // An admin created by the bootstrap admin can create accounts too.
     let second_admin = app.staff("admin", json!({})).await;
-    let device = app.post("/api/v1/staff", Some(&second_admin), &json!({"role": "checkpoint", "name": "gate 1", "venue_id": "v_1"})).await;
+    let device = app
+        .post("/api/v1/staff", Some(&second_admin), &json!({"role": "checkpoint", "name": "gate 1", "venue_id": "v_1"}))
+        .await;
     assert_eq!(device.status(), StatusCode::CREATED);
-    let partner = app.post("/api/v1/staff", Some(&second_admin), &json!({"role": "partner", "name": "telecom", "import_kinds": ["telecom-stays"]})).await;
+    let partner = app
+        .post(
+            "/api/v1/staff",
+            Some(&second_admin),
+            &json!({"role": "partner", "name": "telecom", "import_kinds": ["telecom-stays"]}),
+        )
+        .await;
     assert_eq!(partner.status(), StatusCode::CREATED);
 }
 
@@ -421,7 +482,12 @@ async fn officers_read_only_in_their_regions_and_every_read_is_logged() {
     assert_eq!(p["name"], "张小三");
     assert_eq!(p["phone"], "13900000001");
     assert!(p["id_number_masked"].as_str().unwrap().contains("****"));
-    let decls: Value = app.get(&format!("/api/v1/persons/{subject}/declarations?purpose=fever follow-up"), Some(&wuhan)).await.json().await.unwrap();
+    let decls: Value = app
+        .get(&format!("/api/v1/persons/{subject}/declarations?purpose=fever follow-up"), Some(&wuhan))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(decls[0]["temperature_c"], 37.9);
 
     // Out of scope looks like absent, and is not logged as a read.
@@ -465,10 +531,12 @@ async fn postgres_register_declare_and_officer_read() {
     let r = app.post("/api/v1/persons", Some(&other), &person_body("13900000002", 1)).await;
     assert_problem(r, StatusCode::CONFLICT, "id_number_registered", Some("id_number")).await;
     app.post("/api/v1/me/declarations", Some(&citizen), &declaration(36.5, "420102")).await;
-    let r: Value = app.post("/api/v1/me/declarations", Some(&citizen), &declaration(36.7, "420103")).await.json().await.unwrap();
+    let r: Value =
+        app.post("/api/v1/me/declarations", Some(&citizen), &declaration(36.7, "420103")).await.json().await.unwrap();
     assert_eq!(r["replaced"], true);
     let subject = app.subject_of(&citizen).await;
-    let p: Value = app.get(&format!("/api/v1/persons/{subject}?purpose=check"), Some(&officer)).await.json().await.unwrap();
+    let p: Value =
+        app.get(&format!("/api/v1/persons/{subject}?purpose=check"), Some(&officer)).await.json().await.unwrap();
     assert_eq!(p["current_region"]["code"], "420103");
     let log: Value = app.get("/api/v1/me/access-log", Some(&citizen)).await.json().await.unwrap();
     assert_eq!(log.as_array().unwrap().len(), 1);
@@ -484,9 +552,9 @@ async fn assert_problem(r: reqwest::Response, status: StatusCode, code: &str, fi
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16());
     if let Some(f) = field {
-        let fields: Vec<_> = body["errors"].as_array().map(|a| a.iter().map(|e| e["field"].clone()).collect()).unwrap_or_default();
+        let fields: Vec<_> =
+            body["errors"].as_array().map(|a| a.iter().map(|e| e["field"].clone()).collect()).unwrap_or_default();
         assert!(fields.contains(&json!(f)), "expected a field error on {f}: {body}");
     }
     body
 }
-

@@ -26,6 +26,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 mod migrate;
+pub mod testing;
 
 /// Connections per process. A handful of busy connections saturate a PostgreSQL server long
 /// before hundreds of idle ones help; several server processes share its `max_connections`.
@@ -41,19 +42,19 @@ pub struct PostgresStore {
 }
 
 fn db_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            // PostgreSQL names the violated index or constraint; the migration names them.
-            let which = match db.constraint() {
-                Some("persons_id_index") => Some(Unique::IdNumber),
-                Some("persons_phone_index") => Some(Unique::Phone),
-                Some("staff_token_hash") => Some(Unique::StaffToken),
-                Some("staff_pkey") => Some(Unique::StaffId),
-                _ => None,
-            };
-            if let Some(which) = which {
-                return StoreError::Duplicate(which);
-            }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        // PostgreSQL names the violated index or constraint; the migration names them.
+        let which = match db.constraint() {
+            Some("persons_id_index") => Some(Unique::IdNumber),
+            Some("persons_phone_index") => Some(Unique::Phone),
+            Some("staff_token_hash") => Some(Unique::StaffToken),
+            Some("staff_pkey") => Some(Unique::StaffId),
+            _ => None,
+        };
+        if let Some(which) = which {
+            return StoreError::Duplicate(which);
         }
     }
     StoreError::Backend(e.to_string())
@@ -66,10 +67,9 @@ const PERSON_COLUMNS: &str = "p.subject_id, p.id_index, p.id_number_sealed, p.na
 fn person_from_row(row: &PgRow) -> StoreResult<PersonRecord> {
     let get_s = |c: &str| row.try_get::<String, _>(c).map_err(db_err);
     let guardian = match row.try_get::<Option<String>, _>("guardian_subject_id").map_err(db_err)? {
-        Some(g) => Some(Guardian {
-            subject_id: codec::subject(&g)?,
-            relation: codec::relation(&get_s("guardian_relation")?)?,
-        }),
+        Some(g) => {
+            Some(Guardian { subject_id: codec::subject(&g)?, relation: codec::relation(&get_s("guardian_relation")?)? })
+        }
         None => None,
     };
     Ok(PersonRecord {
@@ -149,11 +149,7 @@ fn audit_from_row(row: &PgRow) -> StoreResult<AuditRecord> {
 /// lock is held only for the insert and the commit, because nothing follows the insert; keep
 /// it that way, or audit appends queue behind unrelated work (and could deadlock).
 async fn insert_audit(tx: &mut Transaction<'_, Postgres>, e: &AuditEntry) -> StoreResult<i64> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(AUDIT_LOCK)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(AUDIT_LOCK).execute(&mut **tx).await.map_err(db_err)?;
     let row = sqlx::query(
         "INSERT INTO audit_log (at, actor_kind, actor_id, actor_role, action, subject_id, purpose, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb) RETURNING seq",
@@ -470,11 +466,16 @@ impl Store for PostgresStore {
         rows.iter().map(declaration_from_row).collect()
     }
 
-    async fn declaration_for_day(&self, subject_id: &SubjectId, day: NaiveDate) -> StoreResult<Option<StoredDeclaration>> {
+    async fn declaration_for_day(
+        &self,
+        subject_id: &SubjectId,
+        day: NaiveDate,
+    ) -> StoreResult<Option<StoredDeclaration>> {
         let sql = format!(
             "SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = $1 AND day = $2 AND superseded_at IS NULL"
         );
-        let row = sqlx::query(&sql).bind(subject_id.as_str()).bind(day).fetch_optional(&self.pool).await.map_err(db_err)?;
+        let row =
+            sqlx::query(&sql).bind(subject_id.as_str()).bind(day).fetch_optional(&self.pool).await.map_err(db_err)?;
         row.as_ref().map(declaration_from_row).transpose()
     }
 
@@ -522,11 +523,8 @@ impl Store for PostgresStore {
         let Some(row) = row else { return Ok(None) };
         let regions: Option<Vec<String>> = row.try_get("regions").map_err(db_err)?;
         // Sorted as region codes, not as the database's collation orders text.
-        let mut regions = regions
-            .unwrap_or_default()
-            .iter()
-            .map(|r| codec::region(r))
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut regions =
+            regions.unwrap_or_default().iter().map(|r| codec::region(r)).collect::<StoreResult<Vec<_>>>()?;
         regions.sort();
         Ok(Some(Staff {
             id: row.try_get("id").map_err(db_err)?,
@@ -541,7 +539,11 @@ impl Store for PostgresStore {
         }))
     }
 
-    async fn person_for_officer(&self, read: &StaffRead<'_>, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>> {
+    async fn person_for_officer(
+        &self,
+        read: &StaffRead<'_>,
+        subject_id: &SubjectId,
+    ) -> StoreResult<Option<PersonRecord>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         // Scope and read are one statement, so they cannot disagree.
         let sql = format!("SELECT {PERSON_COLUMNS} FROM persons p WHERE p.subject_id = $1 AND {OFFICER_SCOPE}");
@@ -569,10 +571,7 @@ impl Store for PostgresStore {
         // Under READ COMMITTED each statement takes a new snapshot, so a declaration moving the
         // person out of scope could commit between the check and the read. One snapshot for the
         // whole transaction makes the history exactly what the check allowed.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await.map_err(db_err)?;
         let in_scope = format!("SELECT 1 FROM persons p WHERE p.subject_id = $1 AND {OFFICER_SCOPE}");
         let visible = sqlx::query(&in_scope)
             .bind(subject_id.as_str())
@@ -619,12 +618,8 @@ impl Store for PostgresStore {
 
     async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
         let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let rows = sqlx::query(&sql)
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query(&sql).bind(after_seq).bind(i64::from(limit)).fetch_all(&self.pool).await.map_err(db_err)?;
         rows.iter().map(audit_from_row).collect()
     }
 }

@@ -6,7 +6,7 @@
 //! the second finds them recorded. A transaction-scoped lock (rather than a session lock) is
 //! released by commit or rollback, so an error cannot leave a pooled connection holding it.
 
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Executor, PgPool, Postgres, Row, Transaction};
 
 use healthcode_store::{StoreError, StoreResult};
 
@@ -23,11 +23,7 @@ fn err(e: sqlx::Error) -> StoreError {
 
 async fn locked(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
     let mut tx = pool.begin().await.map_err(err)?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await.map_err(err)?;
     Ok(tx)
 }
 
@@ -53,8 +49,11 @@ pub async fn run(pool: &PgPool) -> StoreResult<()> {
         if done.is_some() {
             continue;
         }
-        // Simple-query protocol: a migration file holds several statements.
-        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(err)?;
+        // Simple-query protocol: a migration file holds several statements. Called through
+        // `Executor` because `RawSql::execute`'s future is not provably `Send` (a rustc
+        // limitation with its higher-ranked bounds), which would make `connect` unusable
+        // from spawned tasks.
+        tx.execute(sqlx::raw_sql(sql)).await.map_err(err)?;
         sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)")
             .bind(version)
             .bind(name)

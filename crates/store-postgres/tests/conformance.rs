@@ -1,89 +1,26 @@
 //! The store conformance suite on PostgreSQL: a fresh database per test, created through the
-//! admin URL in `HEALTHCODE_TEST_PG_URL` (default: the local server, user `postgres`).
+//! admin URL in `HEALTHCODE_TEST_PG_URL` (see `healthcode_store_postgres::testing`).
 //!
 //! These tests fail, rather than skip, when PostgreSQL is not running: a green run must mean
-//! the backend was exercised. Each test's database (`hc_test_*`) is dropped when it passes and
-//! kept for inspection when it fails.
+//! the backend was exercised. Each test's database (`hc_test_*`) is dropped when the test
+//! passes and kept for inspection when it fails.
 
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use healthcode_core::otp::{OtpOutcome, OtpPolicy, OtpRefusal};
 use healthcode_store::{OtpResult, OtpTransition, Store, StoreError};
-use healthcode_store_postgres::PostgresStore;
+use healthcode_store_postgres::{PostgresStore, testing};
 use sqlx::{Connection, PgConnection, Row};
-
-const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_url() -> String {
-    std::env::var("HEALTHCODE_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string())
-}
-
-/// The URL without its user part, so a password in it is not printed.
-fn redacted(url: &str) -> &str {
-    url.rsplit_once('@').map_or(url, |(_, host)| host)
-}
-
-async fn admin() -> PgConnection {
-    let url = admin_url();
-    let connected = tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&url)).await;
-    match connected {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => unreachable_server(&url, &e.to_string()),
-        Err(_) => unreachable_server(&url, "timed out after 10s"),
-    }
-}
-
-fn unreachable_server(url: &str, why: &str) -> ! {
-    panic!(
-        "PostgreSQL is not reachable at {} ({why}).\n\
-         These tests need a running PostgreSQL that the URL's user may create databases on. \
-         Start the local cluster with\n    \
-         pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n\
-         or point HEALTHCODE_TEST_PG_URL at another server (default {DEFAULT_ADMIN_URL}).",
-        redacted(url)
-    )
-}
-
-/// `url` with its database replaced by `database`.
-fn url_for(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{database}?{q}"),
-        None => format!("{base}/{database}"),
-    }
-}
-
-/// A database name no other test (in this or a parallel process) uses.
-fn unique_name() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!("hc_test_{}_{}_{nanos}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
-}
 
 /// An empty database, created and owned by the test.
 struct TestDb {
-    name: String,
     url: String,
 }
 
 impl TestDb {
     async fn create() -> Self {
-        let name = unique_name();
-        let mut conn = admin().await;
-        // The name is generated above (letters, digits, underscores), so quoting is enough.
-        sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create test database");
-        conn.close().await.ok();
-        let url = url_for(&admin_url(), &name);
-        Self { name, url }
+        Self { url: testing::fresh_database().await }
     }
 
     async fn connect(&self) -> PostgresStore {
@@ -93,30 +30,29 @@ impl TestDb {
     async fn sql(&self) -> PgConnection {
         PgConnection::connect(&self.url).await.expect("connect to the test database")
     }
+
+    fn name(&self) -> &str {
+        self.url.rsplit('/').next().unwrap_or(&self.url)
+    }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("test failed: keeping database {} for inspection", self.name);
+            eprintln!("test failed: keeping database {} for inspection", self.name());
             return;
         }
         // Best effort, and never a reason to fail a test. Drop cannot await, and the test's
-        // runtime may be single-threaded, so the drop runs on its own thread and runtime.
-        // FORCE ends the store's pooled connections, which are still open at this point.
-        let name = self.name.clone();
+        // runtime may be single-threaded, so the drop runs on its own thread and runtime. It
+        // forces the store's pooled connections, which may still be open, to end.
+        let url = self.url.clone();
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let mut conn = PgConnection::connect(&admin_url()).await.ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                tokio::time::timeout(Duration::from_secs(10), sqlx::raw_sql(&sql).execute(&mut conn)).await.ok()?.ok()?;
-                conn.close().await.ok()
-            })
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            rt.block_on(testing::drop_database(&url))
         })
         .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("could not drop test database {}; a sweep of hc_test_% will", self.name);
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}; a sweep of hc_test_% will", self.name());
         }
     }
 }
@@ -144,7 +80,8 @@ healthcode_store::store_conformance_tests!(fresh_store());
 
 async fn migration_versions(db: &TestDb) -> Vec<i64> {
     let mut conn = db.sql().await;
-    let rows = sqlx::query("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut conn).await.unwrap();
+    let rows =
+        sqlx::query("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut conn).await.unwrap();
     rows.iter().map(|r| r.get(0)).collect()
 }
 
@@ -165,7 +102,8 @@ async fn reopening_keeps_data_and_schema() {
 /// Servers starting together against a new database migrate it once, without errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_starts_migrate_once() {
-    let db = Arc::new(TestDb::create().await);
+    // Created on a spawned task too: other crates' tests may need these futures to be `Send`.
+    let db = Arc::new(TestDb { url: tokio::spawn(testing::fresh_database()).await.unwrap() });
     let starts: Vec<_> = (0..6)
         .map(|_| {
             let db = db.clone();
@@ -193,7 +131,7 @@ async fn a_newer_schema_is_refused() {
 }
 
 fn phone() -> Vec<u8> {
-    format!("phone-concurrent-{}", unique_name()).into_bytes()
+    b"phone-concurrent".to_vec()
 }
 
 /// Simultaneous first requests for a phone: exactly one code is sent, the rest wait.
@@ -303,18 +241,27 @@ async fn concurrent_audit_appends_are_read_in_order() {
             tokio::spawn(async move { store.audit_append(&e).await.unwrap() })
         })
         .collect();
-    // A reader polls while the writers run; its cursor must never pass an unseen record.
+    // A reader polls while the writers run; its cursor must never pass a record it has not
+    // seen, which a final read after the writers finish would not repair.
     let mut seen = Vec::new();
     let mut cursor = 0;
     let reader = store.store.clone();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while seen.len() < 40 {
-        assert!(tokio::time::Instant::now() < deadline, "the reader saw only {seen:?}");
+    let mut read = async |seen: &mut Vec<i64>| {
         for r in reader.audit_since(cursor, 7).await.unwrap() {
             cursor = r.seq;
             seen.push(r.seq);
         }
+    };
+    while !tasks.iter().all(|t| t.is_finished()) {
+        read(&mut seen).await;
         tokio::task::yield_now().await;
+    }
+    while seen.len() < 40 {
+        let before = seen.len();
+        read(&mut seen).await;
+        if seen.len() == before {
+            break;
+        }
     }
     let mut seqs = Vec::new();
     for t in tasks {

@@ -14,7 +14,9 @@ use healthcode_core::otp::{OtpPolicy, OtpState};
 use healthcode_core::{Declaration, SubjectId, Temperature};
 use healthcode_store::codec;
 use healthcode_store::*;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 
 mod migrate;
@@ -62,10 +64,9 @@ const PERSON_COLUMNS: &str = "p.subject_id, p.id_index, p.id_number_sealed, p.na
 fn person_from_row(row: &SqliteRow) -> StoreResult<PersonRecord> {
     let get_s = |c: &str| row.try_get::<String, _>(c).map_err(db_err);
     let guardian = match row.try_get::<Option<String>, _>("guardian_subject_id").map_err(db_err)? {
-        Some(g) => Some(Guardian {
-            subject_id: codec::subject(&g)?,
-            relation: codec::relation(&get_s("guardian_relation")?)?,
-        }),
+        Some(g) => {
+            Some(Guardian { subject_id: codec::subject(&g)?, relation: codec::relation(&get_s("guardian_relation")?)? })
+        }
         None => None,
     };
     Ok(PersonRecord {
@@ -199,17 +200,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(StdDuration::from_secs(10));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(db_err)?;
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db_err)?;
         migrate::run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(db_err)?;
+        let reader =
+            SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await.map_err(db_err)?;
         Ok(Self { writer, reader })
     }
 
@@ -420,7 +414,8 @@ impl Store for SqliteStore {
     }
 
     async fn declarations(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<StoredDeclaration>> {
-        let sql = format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = ? ORDER BY id DESC LIMIT ?");
+        let sql =
+            format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = ? ORDER BY id DESC LIMIT ?");
         let rows = sqlx::query(&sql)
             .bind(subject_id.as_str())
             .bind(i64::from(limit))
@@ -430,11 +425,16 @@ impl Store for SqliteStore {
         rows.iter().map(declaration_from_row).collect()
     }
 
-    async fn declaration_for_day(&self, subject_id: &SubjectId, day: NaiveDate) -> StoreResult<Option<StoredDeclaration>> {
+    async fn declaration_for_day(
+        &self,
+        subject_id: &SubjectId,
+        day: NaiveDate,
+    ) -> StoreResult<Option<StoredDeclaration>> {
         let sql = format!(
             "SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = ? AND day = ? AND superseded_at IS NULL"
         );
-        let row = sqlx::query(&sql).bind(subject_id.as_str()).bind(day).fetch_optional(&self.reader).await.map_err(db_err)?;
+        let row =
+            sqlx::query(&sql).bind(subject_id.as_str()).bind(day).fetch_optional(&self.reader).await.map_err(db_err)?;
         row.as_ref().map(declaration_from_row).transpose()
     }
 
@@ -498,7 +498,11 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn person_for_officer(&self, read: &StaffRead<'_>, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>> {
+    async fn person_for_officer(
+        &self,
+        read: &StaffRead<'_>,
+        subject_id: &SubjectId,
+    ) -> StoreResult<Option<PersonRecord>> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         let sql = format!("SELECT {PERSON_COLUMNS} FROM persons p WHERE p.subject_id = ? AND {OFFICER_SCOPE}");
         let row = sqlx::query(&sql)
@@ -532,7 +536,8 @@ impl Store for SqliteStore {
             return Ok(None);
         }
         // In scope: the history is read in the same transaction as the check and the audit.
-        let sql = format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = ? ORDER BY id DESC LIMIT ?");
+        let sql =
+            format!("SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = ? ORDER BY id DESC LIMIT ?");
         let rows = sqlx::query(&sql)
             .bind(subject_id.as_str())
             .bind(i64::from(limit))

@@ -1,7 +1,7 @@
 //! Conversions between domain values and the plain columns both backends store them in, so
 //! the two backends read and write the same text for the same value.
 
-use healthcode_core::{Relation, RegionCode, Role, SubjectId, Symptom};
+use healthcode_core::{RegionCode, Relation, Role, SubjectId, Symptom};
 
 use crate::{StoreError, StoreResult};
 

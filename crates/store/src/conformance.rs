@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use healthcode_core::otp::{OtpOutcome, OtpPolicy, OtpRefusal};
-use healthcode_core::{Declaration, RegionCode, Relation, Role, Symptom, SubjectId, Temperature};
+use healthcode_core::{Declaration, RegionCode, Relation, Role, SubjectId, Symptom, Temperature};
 
 use crate::*;
 
@@ -246,7 +246,10 @@ pub async fn one_time_passwords_lock_after_five_wrong_tries(store: &dyn Store) {
     let issue = |h: &str| OtpTransition::Issue { code_hash: h.as_bytes().to_vec() };
     let verify = |h: &str| OtpTransition::Verify { code_hash: h.as_bytes().to_vec() };
 
-    assert_eq!(store.otp_apply(&phone, verify("a"), at(0), &policy).await.unwrap(), OtpResult::Checked(OtpOutcome::NoCode));
+    assert_eq!(
+        store.otp_apply(&phone, verify("a"), at(0), &policy).await.unwrap(),
+        OtpResult::Checked(OtpOutcome::NoCode)
+    );
     assert_eq!(store.otp_apply(&phone, issue("good"), at(0), &policy).await.unwrap(), OtpResult::Issued);
     let too_soon = store.otp_apply(&phone, issue("again"), at(10), &policy).await.unwrap();
     assert_eq!(too_soon, OtpResult::Refused(OtpRefusal::TooSoon { retry_at: at(60) }));

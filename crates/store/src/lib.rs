@@ -198,7 +198,11 @@ pub trait Store: Send + Sync + 'static {
     /// Newest first, superseded ones included.
     async fn declarations(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<StoredDeclaration>>;
     /// The declaration in force for a day.
-    async fn declaration_for_day(&self, subject_id: &SubjectId, day: NaiveDate) -> StoreResult<Option<StoredDeclaration>>;
+    async fn declaration_for_day(
+        &self,
+        subject_id: &SubjectId,
+        day: NaiveDate,
+    ) -> StoreResult<Option<StoredDeclaration>>;
 
     // --- staff ---
     /// Creates an account and appends `audit` in the same transaction.
@@ -208,7 +212,11 @@ pub trait Store: Send + Sync + 'static {
     // --- scoped staff reads; each appends an audit record when it returns data ---
     /// The person, if the staff member is an officer whose regions cover the person's
     /// household or current region; `None` otherwise (out of scope looks like absent).
-    async fn person_for_officer(&self, read: &StaffRead<'_>, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>>;
+    async fn person_for_officer(
+        &self,
+        read: &StaffRead<'_>,
+        subject_id: &SubjectId,
+    ) -> StoreResult<Option<PersonRecord>>;
     /// The declaration history, under the same scope rule.
     async fn declarations_for_officer(
         &self,

@@ -58,7 +58,10 @@ fn locked(until: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Ut
     .with_retry_after((until - now).num_seconds())
 }
 
-pub async fn request_code(State(app): State<AppState>, ApiJson(body): ApiJson<OtpRequest>) -> ApiResult<(StatusCode, Json<OtpSent>)> {
+pub async fn request_code(
+    State(app): State<AppState>,
+    ApiJson(body): ApiJson<OtpRequest>,
+) -> ApiResult<(StatusCode, Json<OtpSent>)> {
     let phone = parse_phone(&body.phone)?;
     if app.settings.otp_sender == OtpSenderKind::Disabled {
         return Err(ApiError::new(
@@ -137,11 +140,16 @@ pub async fn login(State(app): State<AppState>, ApiJson(body): ApiJson<LoginRequ
     match outcome {
         OtpOutcome::Accepted => {}
         OtpOutcome::Wrong { remaining } => {
-            return Err(code_error("otp_invalid", &format!("wrong code; {remaining} tries left before the phone is locked")));
+            return Err(code_error(
+                "otp_invalid",
+                &format!("wrong code; {remaining} tries left before the phone is locked"),
+            ));
         }
         OtpOutcome::LockedNow { until } | OtpOutcome::Locked { until } => return Err(locked(until, now)),
         OtpOutcome::Expired => return Err(code_error("otp_expired", "the code has expired; ask for a new one")),
-        OtpOutcome::NoCode => return Err(code_error("otp_not_requested", "no code is waiting for this phone; ask for one")),
+        OtpOutcome::NoCode => {
+            return Err(code_error("otp_not_requested", "no code is waiting for this phone; ask for one"));
+        }
     }
     let token = healthcode_vault::new_token(SESSION_PREFIX);
     let session = Session {

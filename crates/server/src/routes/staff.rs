@@ -100,13 +100,7 @@ pub async fn create(
     }
     v.finish()?;
     let role = checked(role);
-    let account = NewAccount {
-        role,
-        name,
-        regions,
-        venue_id,
-        import_kinds: body.import_kinds,
-    };
+    let account = NewAccount { role, name, regions, venue_id, import_kinds: body.import_kinds };
     let (id, token) = create_account(&app, &caller, account).await?;
     Ok((StatusCode::CREATED, Json(CreatedStaff { id, token, role })))
 }

@@ -57,9 +57,19 @@ pub fn wants_english(lang: Option<&str>, headers: &HeaderMap) -> bool {
 pub async fn index(ApiQuery(q): ApiQuery<LangQuery>, headers: HeaderMap) -> Html<String> {
     let en = wants_english(q.lang.as_deref(), &headers);
     let (lang, title, body, switch) = if en {
-        ("en", "healthcode", "An open, self-hostable health code platform. The citizen app, checkpoint scanner and officials' console come here; the API is live.", "<a href=\"/?lang=zh-CN\">中文</a>")
+        (
+            "en",
+            "healthcode",
+            "An open, self-hostable health code platform. The citizen app, checkpoint scanner and officials' console come here; the API is live.",
+            "<a href=\"/?lang=zh-CN\">中文</a>",
+        )
     } else {
-        ("zh-CN", "健康码", "开放、可自行部署的健康码平台。居民端、核验端和管理端将在此提供；接口已可使用。", "<a href=\"/?lang=en\">English</a>")
+        (
+            "zh-CN",
+            "健康码",
+            "开放、可自行部署的健康码平台。居民端、核验端和管理端将在此提供；接口已可使用。",
+            "<a href=\"/?lang=en\">English</a>",
+        )
     };
     Html(format!(
         "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
