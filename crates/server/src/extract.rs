@@ -93,7 +93,8 @@ fn data_error(path: &str, msg: &str) -> ApiError {
     // serde_json appends " at line L column C"; the field path says more.
     let msg = msg.split(" at line ").next().unwrap_or(msg);
     if msg.starts_with("unknown field") {
-        let field = join(path, quoted(msg).unwrap_or("?"));
+        // serde_path_to_error's path already ends with the unknown field's name.
+        let field = if path == "." { quoted(msg).unwrap_or("?").to_string() } else { path.to_string() };
         let message = format!("unknown field {field:?}");
         return ApiError::field(
             StatusCode::BAD_REQUEST,
@@ -214,10 +215,10 @@ impl FromRequestParts<AppState> for StaffUser {
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(|| ApiError::unauthorized("a staff token is required"))?;
         let hash = healthcode_vault::token_hash(token);
-        if let Some(boot) = &app.bootstrap_admin_hash {
-            if constant_time_eq(boot, &hash) {
-                return Ok(StaffUser::bootstrap_admin());
-            }
+        if let Some(boot) = &app.bootstrap_admin_hash
+            && constant_time_eq(boot, &hash)
+        {
+            return Ok(StaffUser::bootstrap_admin());
         }
         if !token.starts_with(STAFF_PREFIX) {
             return Err(ApiError::unauthorized("a staff token is required"));

@@ -27,18 +27,18 @@ pub struct SqliteStore {
 }
 
 fn db_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            let msg = db.message();
-            for (column, which) in [
-                ("persons.id_index", Unique::IdNumber),
-                ("persons.phone_index", Unique::Phone),
-                ("staff.token_hash", Unique::StaffToken),
-                ("staff.id", Unique::StaffId),
-            ] {
-                if msg.contains(column) {
-                    return StoreError::Duplicate(which);
-                }
+    if let sqlx::Error::Database(db) = &e
+        && db.is_unique_violation()
+    {
+        let msg = db.message();
+        for (column, which) in [
+            ("persons.id_index", Unique::IdNumber),
+            ("persons.phone_index", Unique::Phone),
+            ("staff.token_hash", Unique::StaffToken),
+            ("staff.id", Unique::StaffId),
+        ] {
+            if msg.contains(column) {
+                return StoreError::Duplicate(which);
             }
         }
     }
