@@ -6,6 +6,7 @@
 //! - Staff reads of personal data are scoped *in the query* (an officer's regions are joined in
 //!   SQL, not filtered afterwards) and append their audit record in the same transaction.
 //! - Every write that can fail half-way runs in one transaction.
+//! - Times are kept to the microsecond (both backends); callers should not rely on more.
 //! - Rules that must hold on both backends (the OTP state machine) live in `healthcode-core`;
 //!   backends load, apply and save.
 //!
@@ -185,7 +186,8 @@ pub trait Store: Send + Sync + 'static {
 
     // --- identity ---
     /// Registers a person (or, with `guardian` set, a dependent). Fails with
-    /// `Duplicate(IdNumber)` or `Duplicate(Phone)` and writes nothing.
+    /// `Duplicate(IdNumber)` or `Duplicate(Phone)`, or `NotFound` when the guardian does not
+    /// exist, and then writes nothing.
     async fn person_insert(&self, person: &PersonRecord) -> StoreResult<()>;
     async fn person_get(&self, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>>;
     async fn person_by_phone(&self, phone_index: &[u8]) -> StoreResult<Option<PersonRecord>>;
@@ -229,6 +231,7 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64>;
     /// Records about one subject, newest first.
     async fn audit_for_subject(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<AuditRecord>>;
-    /// Records after `after_seq`, oldest first.
+    /// Records after `after_seq`, oldest first. Sequence numbers are in commit order, so a
+    /// reader paging with the last `seq` it saw never skips a record that committed late.
     async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
 }
