@@ -1,0 +1,1 @@
+//! Conformance with the EU DCC and SMART Health Cards test suites.

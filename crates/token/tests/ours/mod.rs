@@ -1,0 +1,1 @@
+//! Our own token format end to end.

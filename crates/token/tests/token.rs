@@ -1,0 +1,4 @@
+//! The token crate's one integration test binary.
+
+mod foreign;
+mod ours;
