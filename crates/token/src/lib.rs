@@ -1,13 +1,25 @@
 //! The signed health code and its verifier.
 //!
-//! Invariant: nothing here touches a database, the network or the clock: keys, trust lists
-//! and "now" are passed in, so verification works offline and the same decision can be made
-//! on a checkpoint device or on the server.
+//! Invariant: nothing here touches a database, the network or the clock: trust lists and
+//! "now" are passed in, so verification works offline and the same decision can be made on a
+//! checkpoint device or on the server. The one file access is the key folder (`keyring`).
 
+pub mod alg;
 pub mod base45;
+pub mod claims;
+pub mod code;
 pub mod foreign;
 pub mod inflate;
+pub mod keyring;
 pub mod qr;
 pub mod report;
+pub mod trust_list;
+pub mod verify;
 
+pub use alg::{Alg, PublicKey, SecretKey};
+pub use claims::{CodeKind, HealthClaims, Summary};
+pub use code::{PREFIX, sign_token};
+pub use keyring::{IssuerKey, Keyring, KeyringError};
 pub use report::{Format, Report, ReportError, Steps};
+pub use trust_list::{SignedTrustList, TrustList, TrustListError, TrustListPayload};
+pub use verify::{Verified, VerifyOptions, detect, verify};
