@@ -175,20 +175,33 @@ impl HealthClaims {
         };
         let color_since = since.map(|v| time(Some(v), "color since")).transpose()?;
         match kind {
-            CodeKind::Phone if color.is_none() || color_since.is_none() => return err("a phone code carries its color"),
+            CodeKind::Phone if color.is_none() || color_since.is_none() => {
+                return err("a phone code carries its color");
+            }
             CodeKind::Paper if color.is_some() || color_since.is_some() => return err("a paper code carries no color"),
             _ => {}
         }
         let Some(Value::Bytes(rsv)) = rsv else { return err("rule-set version is missing or not bytes") };
-        let rule_set_version = <[u8; 8]>::try_from(rsv.as_slice()).map_err(|_| ClaimsError("rule-set version is not 8 bytes".into()))?;
+        let rule_set_version =
+            <[u8; 8]>::try_from(rsv.as_slice()).map_err(|_| ClaimsError("rule-set version is not 8 bytes".into()))?;
         let summary = match summary {
             None => None,
             Some(Value::Map(m)) => {
                 let mut s = Summary { last_negative_test: None, vaccine_doses: None };
                 for (k, v) in m {
                     match key_of(&k)? {
-                        1 => s.last_negative_test = Some(u32::try_from(integer(Some(v), "last test")?).map_err(|_| ClaimsError("last test out of range".into()))?),
-                        2 => s.vaccine_doses = Some(u8::try_from(integer(Some(v), "doses")?).map_err(|_| ClaimsError("doses out of range".into()))?),
+                        1 => {
+                            s.last_negative_test = Some(
+                                u32::try_from(integer(Some(v), "last test")?)
+                                    .map_err(|_| ClaimsError("last test out of range".into()))?,
+                            )
+                        }
+                        2 => {
+                            s.vaccine_doses = Some(
+                                u8::try_from(integer(Some(v), "doses")?)
+                                    .map_err(|_| ClaimsError("doses out of range".into()))?,
+                            )
+                        }
                         other => return err(format!("unknown summary key {other}")),
                     }
                 }

@@ -97,7 +97,14 @@ fn write_private(path: &Path, text: &str) -> Result<(), KeyringError> {
     fs::rename(&tmp, path).map_err(|e| KeyringError::Io(path.to_path_buf(), e))
 }
 
-fn file_for(key: &SecretKey, role: &str, region: Option<&RegionCode>, node: Option<&str>, created_at: DateTime<Utc>, retired_at: Option<DateTime<Utc>>) -> String {
+fn file_for(
+    key: &SecretKey,
+    role: &str,
+    region: Option<&RegionCode>,
+    node: Option<&str>,
+    created_at: DateTime<Utc>,
+    retired_at: Option<DateTime<Utc>>,
+) -> String {
     let kf = KeyFile {
         role: role.into(),
         alg: key.alg(),
@@ -165,7 +172,13 @@ impl Keyring {
     }
 
     /// Creates the folder, the root key and an issuer key as needed; keeps what exists.
-    pub fn generate(dir: &Path, alg: Alg, region: RegionCode, node: &str, now: DateTime<Utc>) -> Result<Self, KeyringError> {
+    pub fn generate(
+        dir: &Path,
+        alg: Alg,
+        region: RegionCode,
+        node: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, KeyringError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
         match Self::load(dir) {
@@ -187,7 +200,13 @@ impl Keyring {
         }
     }
 
-    fn write_issuer(dir: &Path, key: &SecretKey, region: RegionCode, node: &str, now: DateTime<Utc>) -> Result<(), KeyringError> {
+    fn write_issuer(
+        dir: &Path,
+        key: &SecretKey,
+        region: RegionCode,
+        node: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), KeyringError> {
         let path = dir.join(format!("issuer-{}.key.json", hex(&key.public().kid())));
         write_private(&path, &file_for(key, "issuer", Some(&region), Some(node), now, None))
     }
@@ -202,7 +221,10 @@ impl Keyring {
         // newest signs), never none.
         Self::write_issuer(dir, &new, old.region, &old.node, now)?;
         let path = dir.join(format!("issuer-{}.key.json", old.kid_hex()));
-        write_private(&path, &file_for(&old.secret, "issuer", Some(&old.region), Some(&old.node), old.created_at, Some(now)))?;
+        write_private(
+            &path,
+            &file_for(&old.secret, "issuer", Some(&old.region), Some(&old.node), old.created_at, Some(now)),
+        )?;
         Ok((old.kid_hex(), hex(&new.public().kid())))
     }
 

@@ -138,7 +138,10 @@ fn luma(bytes: &[u8]) -> Result<(usize, usize, Vec<u8>), QrError> {
             .collect::<Vec<_>>();
         // Transparent pixels count as white: QR images often have a transparent background.
         let grey = if channels == 2 || channels == 4 {
-            grey.iter().zip(data.chunks(channels)).map(|(&g, px)| if px[channels - 1] < 128 { 255 } else { g }).collect()
+            grey.iter()
+                .zip(data.chunks(channels))
+                .map(|(&g, px)| if px[channels - 1] < 128 { 255 } else { g })
+                .collect()
         } else {
             grey
         };

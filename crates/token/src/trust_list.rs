@@ -122,7 +122,8 @@ pub struct TrustList {
 impl TrustList {
     /// Verifies a signed trust list against the pinned root key at time `now`.
     pub fn verify(json: &str, root: &PublicKey, now: DateTime<Utc>) -> Result<Self, TrustListError> {
-        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| TrustListError::Malformed(e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| TrustListError::Malformed(e.to_string()))?;
         if value.get("signature").is_none_or(|s| s.as_str().is_none_or(str::is_empty)) {
             return Err(TrustListError::Unsigned);
         }
@@ -132,7 +133,8 @@ impl TrustList {
         if signed.root_kid != pinned || signed.alg != root.alg() {
             return Err(TrustListError::WrongRoot { found: signed.root_kid, pinned });
         }
-        let bytes = URL_SAFE_NO_PAD.decode(&signed.payload).map_err(|e| TrustListError::Malformed(format!("payload: {e}")))?;
+        let bytes =
+            URL_SAFE_NO_PAD.decode(&signed.payload).map_err(|e| TrustListError::Malformed(format!("payload: {e}")))?;
         let sig = URL_SAFE_NO_PAD.decode(&signed.signature).map_err(|_| TrustListError::BadSignature)?;
         if !root.verify(&bytes, &sig) {
             return Err(TrustListError::BadSignature);
@@ -159,7 +161,8 @@ impl TrustList {
                 return Err(bad("kid does not match the public key"));
             }
             let region = RegionCode::parse(&e.region).map_err(|_| bad("unknown region"))?;
-            let trusted = Trusted { key, region, node: e.node.clone(), not_before: e.not_before, not_after: e.not_after };
+            let trusted =
+                Trusted { key, region, node: e.node.clone(), not_before: e.not_before, not_after: e.not_after };
             if by_kid.insert(trusted.key.kid().to_vec(), trusted).is_some() {
                 return Err(bad("listed twice"));
             }
@@ -213,16 +216,26 @@ mod tests {
 
         let mut unsigned = serde_json::to_value(&signed).unwrap();
         unsigned["signature"] = "".into();
-        assert_eq!(TrustList::verify(&unsigned.to_string(), &root.public(), now).unwrap_err(), TrustListError::Unsigned);
+        assert_eq!(
+            TrustList::verify(&unsigned.to_string(), &root.public(), now).unwrap_err(),
+            TrustListError::Unsigned
+        );
 
         let mut p = payload(now);
         p.issuers[0].region = "110000".into();
-        let tampered = SignedTrustList { payload: URL_SAFE_NO_PAD.encode(serde_json::to_vec(&p).unwrap()), ..signed.clone() };
-        assert_eq!(TrustList::verify(&tampered.to_json(), &root.public(), now).unwrap_err(), TrustListError::BadSignature);
+        let tampered =
+            SignedTrustList { payload: URL_SAFE_NO_PAD.encode(serde_json::to_vec(&p).unwrap()), ..signed.clone() };
+        assert_eq!(
+            TrustList::verify(&tampered.to_json(), &root.public(), now).unwrap_err(),
+            TrustListError::BadSignature
+        );
 
         let other = SecretKey::generate(Alg::EdDSA);
         let foreign = SignedTrustList::sign(&payload(now), &other);
-        assert!(matches!(TrustList::verify(&foreign.to_json(), &root.public(), now), Err(TrustListError::WrongRoot { .. })));
+        assert!(matches!(
+            TrustList::verify(&foreign.to_json(), &root.public(), now),
+            Err(TrustListError::WrongRoot { .. })
+        ));
 
         let later = now + chrono::Duration::days(8);
         assert!(matches!(TrustList::verify(&signed.to_json(), &root.public(), later), Err(TrustListError::Expired(_))));

@@ -106,7 +106,11 @@ fn run(text: &str, trust: &TrustList, opts: VerifyOptions, r: &mut Report) -> Op
         r.fail("alg_mismatch", format!("key {} is {}, the token says {alg}", hex(&parsed.kid), entry.key.alg()));
         return None;
     }
-    if parsed.sign1.verify_signature(b"", |sig, data| if entry.key.verify(data, sig) { Ok(()) } else { Err(()) }).is_err() {
+    if parsed
+        .sign1
+        .verify_signature(b"", |sig, data| if entry.key.verify(data, sig) { Ok(()) } else { Err(()) })
+        .is_err()
+    {
         r.steps.signature = Some(false);
         r.fail("signature_invalid", "the signature does not verify");
         return None;
@@ -149,7 +153,13 @@ fn run(text: &str, trust: &TrustList, opts: VerifyOptions, r: &mut Report) -> Op
     if !allowed {
         r.fail(
             "issuer_not_allowed",
-            format!("key {} may issue for {}/{}, not for {}", hex(&parsed.kid), entry.region, entry.node, claims.issuer()),
+            format!(
+                "key {} may issue for {}/{}, not for {}",
+                hex(&parsed.kid),
+                entry.region,
+                entry.node,
+                claims.issuer()
+            ),
         );
     }
     let kid = parsed.kid.as_slice().try_into().ok()?;
