@@ -19,6 +19,10 @@ pub struct FileConfig {
     bootstrap_admin_token: Option<String>,
     session_ttl_hours: Option<i64>,
     body_limit_bytes: Option<usize>,
+    /// Folder of the issuer and root keys (`healthcode keys generate`).
+    keys_dir: Option<String>,
+    /// Lifetime of a phone code, in seconds (default 180).
+    code_ttl_seconds: Option<i64>,
     log: Option<String>,
 }
 
@@ -28,6 +32,7 @@ pub struct Config {
     pub database_url: String,
     pub data_keys: Vec<String>,
     pub index_key: String,
+    pub keys_dir: std::path::PathBuf,
     pub settings: Settings,
     pub log: String,
 }
@@ -82,13 +87,25 @@ impl Config {
         if let Some(b) = file.body_limit_bytes {
             settings.body_limit = b;
         }
+        let code_ttl = env("HEALTHCODE_CODE_TTL_SECONDS")
+            .map(|v| v.parse::<i64>().with_context(|| format!("HEALTHCODE_CODE_TTL_SECONDS={v:?}")))
+            .transpose()?
+            .or(file.code_ttl_seconds);
+        if let Some(t) = code_ttl {
+            if !(10..=3600).contains(&t) {
+                bail!("the code lifetime must be between 10 and 3600 seconds, not {t}");
+            }
+            settings.code_ttl = chrono::Duration::seconds(t);
+        }
+        let database_url =
+            env("HEALTHCODE_DATABASE_URL").or(file.database_url).unwrap_or_else(|| "sqlite://healthcode.sqlite".into());
+        crate::store::check_url(&database_url)?;
         Ok(Self {
             listen: env("HEALTHCODE_LISTEN").or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
-            database_url: env("HEALTHCODE_DATABASE_URL")
-                .or(file.database_url)
-                .unwrap_or_else(|| "sqlite://healthcode.sqlite".into()),
+            database_url,
             data_keys,
             index_key,
+            keys_dir: env("HEALTHCODE_KEYS_DIR").or(file.keys_dir).unwrap_or_else(|| "keys".into()).into(),
             settings,
             log: env("HEALTHCODE_LOG").or(file.log).unwrap_or_else(|| "info".into()),
         })

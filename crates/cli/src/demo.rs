@@ -18,6 +18,7 @@ use healthcode_server::identity::{NewIdentity, seal_person};
 use healthcode_server::routes::staff::{NewAccount, create_account};
 use healthcode_server::{AppState, OtpSenderKind, Settings};
 use healthcode_store::Guardian;
+use healthcode_token::{Alg, Keyring};
 use healthcode_vault::{Vault, encode_key};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -88,7 +89,13 @@ pub async fn demo(addr: SocketAddr, data: Option<PathBuf>, people: usize) -> Res
         bootstrap_admin_token: Some(secrets.bootstrap_admin_token.clone()),
         ..Settings::default()
     };
-    let app = AppState::new(store, vault, settings);
+    let keys_dir = dir.join("keys");
+    let region = RegionCode::parse("420100")?;
+    let keys = Keyring::generate(&keys_dir, Alg::EdDSA, region, "demo", chrono::Utc::now())?;
+    // What an offline verifier needs: the signed trust list and the root key to pin.
+    std::fs::write(dir.join("trust-list.json"), crate::keys::signed_trust_list(&keys, chrono::Duration::days(7)))?;
+    std::fs::write(dir.join("root-key.txt"), crate::keys::root_public(&keys))?;
+    let app = AppState::new(store, vault, Arc::new(keys), settings);
     if fresh {
         secrets.logins = seed(&app, people).await?;
         write_private(&secrets_path, &serde_json::to_string_pretty(&secrets)?)?;
@@ -110,6 +117,11 @@ fn banner(url: &str, dir: &Path, secrets: &DemoSecrets) -> String {
     for (who, login) in &secrets.logins {
         let _ = writeln!(out, "  {who:<32} {login}");
     }
+    let _ = writeln!(
+        out,
+        "  verify a code offline: healthcode verify CODE.png --trust-list {0}/trust-list.json --root-key {0}/root-key.txt",
+        dir.display()
+    );
     let _ = writeln!(
         out,
         "Citizens log in with POST /api/v1/auth/otp {{\"phone\": …}}; the code appears in this terminal as `otp phone=… code=…`."

@@ -10,8 +10,11 @@ use clap::{Parser, Subcommand};
 
 mod config;
 mod demo;
+mod foreign;
+mod keys;
 mod serve;
 mod store;
+mod verify;
 
 #[derive(Parser)]
 #[command(name = "healthcode", version, about = "An open, self-hostable health code platform (健康码)")]
@@ -29,6 +32,11 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Start a server on embedded SQLite with a small simulated city, and print the URL and logins.
+    /// Issuer signing keys: generate, rotate, list, and the signed trust list.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Verify one credential offline (ours, EU DCC or SMART Health Card); exit 0 valid, 1 invalid.
+    Verify(verify::VerifyArgs),
     Demo {
         /// Port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 8080)]
@@ -44,6 +52,14 @@ enum Command {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    match cli.command {
+        Command::Keys(cmd) => return keys::run(cmd),
+        Command::Verify(args) => {
+            let valid = verify::run(args)?;
+            std::process::exit(if valid { 0 } else { 1 });
+        }
+        _ => {}
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
@@ -56,6 +72,7 @@ fn main() -> Result<()> {
                 config::init_logging("info");
                 demo::demo(SocketAddr::from(([127, 0, 0, 1], port)), data, people).await
             }
+            Command::Keys(_) | Command::Verify(_) => unreachable!("handled before the runtime starts"),
         }
     })
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use healthcode_server::AppState;
+use healthcode_token::Keyring;
 use healthcode_vault::Vault;
 use tokio::net::TcpListener;
 
@@ -11,12 +12,20 @@ use crate::config::Config;
 
 pub async fn serve(cfg: Config) -> Result<()> {
     let vault = Vault::from_config(&cfg.data_keys, &cfg.index_key).context("data keys")?;
+    let keys = Keyring::load(&cfg.keys_dir).with_context(|| {
+        format!(
+            "signing keys in {} (HEALTHCODE_KEYS_DIR); create them with `healthcode keys generate --region CODE`",
+            cfg.keys_dir.display()
+        )
+    })?;
     let store = crate::store::open(&cfg.database_url).await?;
     let listener = TcpListener::bind(&cfg.listen).await.with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let shutdown = shutdown_signal()?;
     tracing::info!(backend = store.backend(), otp_sender = ?cfg.settings.otp_sender, "listening on http://{addr}");
-    let state = AppState::new(store, Arc::new(vault), cfg.settings);
+    let active = keys.active().map(|k| k.kid_hex()).unwrap_or_default();
+    tracing::info!(kid = %active, "signing with issuer key");
+    let state = AppState::new(store, Arc::new(vault), Arc::new(keys), cfg.settings);
     healthcode_server::run(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(())

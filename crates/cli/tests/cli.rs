@@ -63,8 +63,20 @@ async fn serve_runs_from_the_environment_stops_on_sigterm_and_logs_no_personal_d
     let dir = temp_dir("serve");
     let log = dir.join("server.log");
     let admin = "hca_bootstrap-admin-secret-for-test";
+    let keys = dir.join("keys");
+    let out = Command::new(BIN)
+        .args(["keys", "generate", "--region", "420100", "--node", "ci"])
+        .arg("--dir")
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    let root_key =
+        listing.lines().find_map(|l| l.strip_prefix("root key (pin this in verifiers): ")).unwrap().to_string();
     let mut child = Command::new(BIN)
         .arg("serve")
+        .env("HEALTHCODE_KEYS_DIR", &keys)
         .env("HEALTHCODE_DATABASE_URL", format!("sqlite://{}", dir.join("db.sqlite").display()))
         .env("HEALTHCODE_LISTEN", "127.0.0.1:0")
         .env("HEALTHCODE_OTP_SENDER", "log")
@@ -122,13 +134,42 @@ async fn serve_runs_from_the_environment_stops_on_sigterm_and_logs_no_personal_d
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["phone"], phone);
 
+    // The code as a PNG, verified offline by the command line against the served trust list.
+    let png = client.get(url("/api/v1/me/code.png")).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap();
+    std::fs::write(dir.join("code.png"), &png).unwrap();
+    let list = client.get(url("/.well-known/healthcode/trust-list.json")).send().await.unwrap().text().await.unwrap();
+    std::fs::write(dir.join("trust-list.json"), &list).unwrap();
+    let verify = |input: &str| {
+        Command::new(BIN)
+            .args(["verify", input, "--json", "--root-key", &root_key, "--trust-list"])
+            .arg(dir.join("trust-list.json"))
+            .output()
+            .unwrap()
+    };
+    let out = verify(dir.join("code.png").to_str().unwrap());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!((report["valid"].as_bool(), report["format"].as_str()), (Some(true), Some("healthcode")));
+    assert_eq!(report["claims"]["subject"], subject.as_str());
+    assert!(report["steps"].as_object().unwrap().values().all(|v| v == true), "{report}");
+    let shown: Value =
+        client.get(url("/api/v1/me/code")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let shown_token = shown["token"].as_str().unwrap().to_string();
+    let mut forged = shown_token.clone();
+    forged.replace_range(30..31, if &forged[30..31] == "0" { "1" } else { "0" });
+    let out = verify(&forged);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert!(report["error"]["code"].as_str().is_some());
+
     let status = terminate(&mut child);
     assert!(status.success(), "graceful stop exits 0, got {status}");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("stopped"), "{text}");
     assert!(text.contains(&subject), "pseudonyms may be logged: {text}");
     for line in text.lines().filter(|l| !l.contains("otp phone=")) {
-        for secret in [phone, id_number.as_str(), &code, "欧阳小明", &token, &officer, admin] {
+        for secret in [phone, id_number.as_str(), &code, "欧阳小明", &token, &officer, admin, &shown_token] {
             assert!(!line.contains(secret), "personal data or a secret in a log line: {line}");
         }
     }
@@ -162,11 +203,61 @@ fn serve_explains_what_is_missing_from_its_configuration() {
     let mut with_sender = keys.to_vec();
     with_sender.push(("HEALTHCODE_OTP_SENDER", "sms".into()));
     assert!(run(&with_sender, &[]).contains("HEALTHCODE_OTP_SENDER"));
+    let mut no_keys = keys.to_vec();
+    no_keys.push(("HEALTHCODE_KEYS_DIR", dir.join("nowhere").display().to_string()));
+    no_keys.push(("HEALTHCODE_DATABASE_URL", format!("sqlite://{}", dir.join("db.sqlite").display())));
+    assert!(run(&no_keys, &[]).contains("healthcode keys generate"));
     let cfg = dir.join("healthcode.toml");
     std::fs::write(&cfg, "listen = \"127.0.0.1:0\"\nlisten_port = 8\n").unwrap();
     let err = run(&keys, &["--config", cfg.to_str().unwrap()]);
     assert!(err.contains("listen_port") && err.contains("line 2"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn keys_are_generated_private_rotated_and_listed_without_secrets() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("keys").join("keys");
+    let keys = |args: &[&str]| {
+        let out = Command::new(BIN).arg("keys").args(args).arg("--dir").arg(&dir).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = keys(&["generate", "--region", "420100", "--alg", "es256"]);
+    assert!(first.contains("420100/hc1") && first.contains("ES256") && first.contains("active"), "{first}");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        assert_eq!(entry.metadata().unwrap().permissions().mode() & 0o777, 0o600);
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap();
+        assert!(!first.contains(file["secret"].as_str().unwrap()), "a private key was printed");
+    }
+    let rotated = keys(&["rotate"]);
+    assert!(rotated.contains("retired") && rotated.contains("active"));
+    let list = keys(&["list"]);
+    assert_eq!(list.matches("ES256").count(), 2, "{list}");
+    assert!(list.contains("retired") && list.contains("active"));
+    let trust: Value = serde_json::from_str(&keys(&["trust-list"])).unwrap();
+    assert!(trust["signature"].as_str().is_some_and(|s| !s.is_empty()));
+    let out =
+        Command::new(BIN).args(["keys", "generate", "--region", "999999"]).arg("--dir").arg(&dir).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--region"));
+}
+
+#[test]
+fn verify_explains_bad_input_and_exits_1() {
+    let dir = temp_dir("verify");
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN).arg("verify").args(args).arg("--json").output().unwrap();
+        (out.status.code(), serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null))
+    };
+    let (code, r) = run(&["hello"]);
+    assert_eq!((code, r["error"]["code"].as_str()), (Some(1), Some("prefix_unknown")));
+    let (code, r) = run(&["JKM1:ABC"]);
+    assert_eq!((code, r["error"]["code"].as_str()), (Some(1), Some("trust_list_missing")));
+    let garbage = dir.join("garbage.png");
+    std::fs::write(&garbage, b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    let (code, r) = run(&[garbage.to_str().unwrap()]);
+    assert_eq!((code, r["error"]["code"].as_str()), (Some(1), Some("image_unreadable")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -232,6 +323,24 @@ async fn demo_serves_a_seeded_city_and_its_printed_logins_work() {
         .unwrap();
     let subject = me["subject_id"].as_str().unwrap().to_string();
     assert!(me["household_region"]["name"].as_str().unwrap().starts_with("湖北省 武汉市"));
+
+    // A code shown by the demo verifies offline with the files the banner names.
+    let verify_line = banner.iter().find(|l| l.contains("verify a code offline")).unwrap();
+    let args: Vec<&str> = verify_line.split("healthcode verify ").nth(1).unwrap().split_whitespace().collect();
+    let png = client
+        .get(format!("{base}/api/v1/me/code.png"))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let code_png = dir.join("CODE.png");
+    std::fs::write(&code_png, &png).unwrap();
+    let out = Command::new(BIN).current_dir(&dir).arg("verify").args(&args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.starts_with("VALID health code"), "{stdout}");
 
     // The printed officer token reads that citizen (Wuhan is in scope); the auditor sees it.
     let officer = field("officer");

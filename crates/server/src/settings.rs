@@ -28,6 +28,12 @@ pub struct Settings {
     pub body_limit: usize,
     /// Most dependents one guardian may register.
     pub max_dependents: usize,
+    /// Lifetime of a phone code: short, so a screenshot dies quickly.
+    pub code_ttl: Duration,
+    /// Lifetime of a printed paper code (it carries no color).
+    pub paper_ttl: Duration,
+    /// How long a published trust list is valid; verifiers refresh before then.
+    pub trust_list_validity: Duration,
 }
 
 impl Default for Settings {
@@ -39,6 +45,9 @@ impl Default for Settings {
             session_ttl: Duration::days(7),
             body_limit: 64 * 1024,
             max_dependents: 10,
+            code_ttl: Duration::seconds(180),
+            paper_ttl: Duration::days(365),
+            trust_list_validity: Duration::days(7),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use healthcode_store::Store;
+use healthcode_token::Keyring;
 use healthcode_vault::Vault;
 
 use crate::clock::{Clock, SystemClock};
@@ -17,6 +18,8 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
+    /// Issuer signing keys and the root key of the trust list.
+    pub keys: Arc<Keyring>,
     pub otp_sender: Arc<dyn OtpSender>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
@@ -34,18 +37,19 @@ impl Deref for AppState {
 
 impl AppState {
     /// State with the system clock and the sender the settings name.
-    pub fn new(store: Arc<dyn Store>, vault: Arc<Vault>, settings: Settings) -> Self {
+    pub fn new(store: Arc<dyn Store>, vault: Arc<Vault>, keys: Arc<Keyring>, settings: Settings) -> Self {
         let sender: Arc<dyn OtpSender> = match settings.otp_sender {
             OtpSenderKind::Log => Arc::new(LogSender),
             OtpSenderKind::Disabled => Arc::new(DisabledSender),
         };
-        Self::with_parts(store, vault, settings, sender, Arc::new(SystemClock))
+        Self::with_parts(store, vault, keys, settings, sender, Arc::new(SystemClock))
     }
 
     /// State with an explicit sender and clock (an SMS gateway, or a test's manual clock).
     pub fn with_parts(
         store: Arc<dyn Store>,
         vault: Arc<Vault>,
+        keys: Arc<Keyring>,
         settings: Settings,
         otp_sender: Arc<dyn OtpSender>,
         clock: Arc<dyn Clock>,
@@ -55,6 +59,7 @@ impl AppState {
         Self(Arc::new(Inner {
             store,
             vault,
+            keys,
             otp_sender,
             clock,
             settings,

@@ -519,6 +519,103 @@ async fn officers_read_only_in_their_regions_and_every_read_is_logged() {
     assert_problem(r, StatusCode::BAD_REQUEST, "invalid_query", None).await;
 }
 
+// ---------- health codes ----------
+
+fn verified_trust(app: &support::TestApp, json: &str) -> healthcode_token::TrustList {
+    healthcode_token::TrustList::verify(json, &app.keys.root().public(), app.clock_now()).unwrap()
+}
+
+#[tokio::test]
+async fn a_citizen_gets_a_signed_code_that_verifies_offline() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.register("13900000001", 1).await;
+    let code: Value = app.get("/api/v1/me/code", Some(&token)).await.json().await.unwrap();
+    let text = code["token"].as_str().unwrap();
+    assert!(text.starts_with("JKM1:"));
+    assert_eq!(code["color"], "green");
+    assert_eq!(code["kind"], "phone");
+    assert_eq!(code["masked_name"], "张*三");
+    assert!(code["qr_version"].as_i64().unwrap() <= 10);
+    assert_eq!(code["expires_at"], "2027-01-15T10:03:00+08:00", "180 s after issue, in local time");
+
+    let r = app.get("/.well-known/healthcode/trust-list.json", None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let trust = verified_trust(&app, &r.text().await.unwrap());
+    let opts = healthcode_token::VerifyOptions::at(app.clock_now());
+    let (report, verified) = healthcode_token::verify(text, &trust, opts);
+    assert!(report.valid, "{report:?}");
+    let claims = verified.unwrap().claims;
+    assert_eq!(claims.subject, app.subject_of(&token).await);
+    assert_eq!(claims.issuer(), "420100/test");
+
+    // The PNG and SVG carry the same token (same clock, deterministic Ed25519 signatures).
+    let r = app.get("/api/v1/me/code.png", Some(&token)).await;
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let png = r.bytes().await.unwrap();
+    assert_eq!(healthcode_token::qr::decode_image(&png).unwrap(), text);
+    let svg = app.get("/api/v1/me/code.svg", Some(&token)).await.text().await.unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<path"));
+
+    // Four minutes later the same token is expired.
+    app.clock.advance(Duration::minutes(4));
+    let (report, _) = healthcode_token::verify(text, &trust, healthcode_token::VerifyOptions::at(app.clock_now()));
+    assert_eq!(report.error.unwrap().code, "expired");
+    let r = app.get("/api/v1/me/code", None).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
+}
+
+#[tokio::test]
+async fn guardians_get_their_dependents_codes_and_paper_codes() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.register("13900000001", 1).await;
+    let elder = json!({"name": "王奶奶", "id_number": id_number("420102", 1938, 2), "household_region": "420102", "relation": "elder"});
+    let r: Value = app.post("/api/v1/me/dependents", Some(&token), &elder).await.json().await.unwrap();
+    let elder_id = r["subject_id"].as_str().unwrap().to_string();
+    let code: Value =
+        app.get(&format!("/api/v1/me/code?subject_id={elder_id}"), Some(&token)).await.json().await.unwrap();
+    assert_eq!(code["masked_name"], "王*奶");
+    let paper: Value =
+        app.get(&format!("/api/v1/me/paper-code?subject_id={elder_id}"), Some(&token)).await.json().await.unwrap();
+    assert_eq!(paper["kind"], "paper");
+    assert_eq!(paper["color"], Value::Null, "a paper code carries no color");
+    assert_eq!(paper["expires_at"], "2028-01-15T10:00:00+08:00");
+    let png =
+        app.get(&format!("/api/v1/me/paper-code.png?subject_id={elder_id}"), Some(&token)).await.bytes().await.unwrap();
+    assert_eq!(healthcode_token::qr::decode_image(&png).unwrap(), paper["token"].as_str().unwrap());
+
+    let stranger = app.register("13900000002", 3).await;
+    let r = app.get(&format!("/api/v1/me/code?subject_id={elder_id}"), Some(&stranger)).await;
+    assert_problem(r, StatusCode::FORBIDDEN, "not_your_dependent", Some("subject_id")).await;
+
+    // A checkpoint looks the paper code's color up online; the lookup is in the access log.
+    let device = app.staff("checkpoint", json!({"venue_id": "v_gate"})).await;
+    let body = json!({"token": paper["token"]});
+    app.clock.advance(Duration::days(30));
+    let r = app.post("/api/v1/codes/lookup", Some(&device), &body).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let found: Value = r.json().await.unwrap();
+    assert_eq!((found["color"].as_str(), found["masked_name"].as_str()), (Some("green"), Some("王*奶")));
+    // (The guardian's 7-day session ended meanwhile.)
+    let token = app.login("13900000001").await;
+    let log: Value =
+        app.get(&format!("/api/v1/me/access-log?subject_id={elder_id}"), Some(&token)).await.json().await.unwrap();
+    assert_eq!(log[0]["action"], "code.lookup");
+    assert_eq!(log[0]["actor_role"], "checkpoint");
+    // Citizens cannot look codes up; forged and expired codes are refused with their reason.
+    let r = app.post("/api/v1/codes/lookup", Some(&token), &body).await;
+    assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
+    let mut forged = paper["token"].as_str().unwrap().to_string();
+    forged.replace_range(40..41, if &forged[40..41] == "A" { "B" } else { "A" });
+    let r = app.post("/api/v1/codes/lookup", Some(&device), &json!({"token": forged})).await;
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "code_invalid", Some("token")).await;
+    let phone: Value = app.get("/api/v1/me/code", Some(&token)).await.json().await.unwrap();
+    app.clock.advance(Duration::minutes(10));
+    let r = app.post("/api/v1/codes/lookup", Some(&device), &json!({"token": phone["token"]})).await;
+    let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "code_invalid", Some("token")).await;
+    assert_eq!(problem["errors"][0]["code"], "expired");
+}
+
 /// The same end-to-end slice on PostgreSQL.
 #[tokio::test]
 async fn postgres_register_declare_and_officer_read() {

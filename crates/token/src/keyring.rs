@@ -119,6 +119,11 @@ fn file_for(
     serde_json::to_string_pretty(&kf).expect("serialising a key file")
 }
 
+/// Key times are kept to the second, the precision of token times.
+fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
 impl Keyring {
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -214,6 +219,7 @@ impl Keyring {
     /// Retires the active issuer key and creates a new one for the same region and node.
     /// Returns (retired kid, new kid).
     pub fn rotate(dir: &Path, alg: Option<Alg>, now: DateTime<Utc>) -> Result<(String, String), KeyringError> {
+        let now = whole_seconds(now);
         let ring = Self::load(dir)?;
         let old = ring.active().expect("load checked").clone();
         let new = SecretKey::generate(alg.unwrap_or(old.secret.alg()));

@@ -139,7 +139,7 @@ fn run(text: &str, trust: &TrustList, opts: VerifyOptions, r: &mut Report) -> Op
     } else if claims.expires_at + skew <= at {
         r.steps.expiry = Some(false);
         r.fail("expired", format!("expired at {}", claims.expires_at));
-    } else if claims.issued_at < entry.not_before || claims.issued_at > entry.not_after {
+    } else if claims.issued_at + skew < entry.not_before || claims.issued_at > entry.not_after + skew {
         r.steps.expiry = Some(false);
         r.fail("key_not_valid_then", "the key was not valid when the token was issued");
     } else if claims.expires_at <= claims.issued_at {

@@ -8,6 +8,7 @@ use crate::state::AppState;
 
 pub mod audit;
 pub mod auth;
+pub mod code;
 pub mod declarations;
 pub mod persons;
 pub mod staff;
@@ -32,6 +33,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/me/declarations"),
     ("get", "/api/v1/me/declarations"),
     ("get", "/api/v1/me/access-log"),
+    ("get", "/api/v1/me/code"),
+    ("get", "/api/v1/me/code.png"),
+    ("get", "/api/v1/me/code.svg"),
+    ("get", "/api/v1/me/paper-code"),
+    ("get", "/api/v1/me/paper-code.png"),
+    ("post", "/api/v1/codes/lookup"),
+    ("get", "/.well-known/healthcode/trust-list.json"),
     ("post", "/api/v1/staff"),
     ("get", "/api/v1/audit"),
 ];
@@ -54,6 +62,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/dependents", post(persons::register_dependent).get(persons::list_dependents))
         .route("/api/v1/me/declarations", post(declarations::declare).get(declarations::history))
         .route("/api/v1/me/access-log", get(audit::access_log))
+        .route("/api/v1/me/code", get(code::phone_code))
+        .route("/api/v1/me/code.png", get(code::phone_code_png))
+        .route("/api/v1/me/code.svg", get(code::phone_code_svg))
+        .route("/api/v1/me/paper-code", get(code::paper_code))
+        .route("/api/v1/me/paper-code.png", get(code::paper_code_png))
+        .route("/api/v1/codes/lookup", post(code::lookup))
+        .route("/.well-known/healthcode/trust-list.json", get(code::trust_list))
         .route("/api/v1/staff", post(staff::create))
         .route("/api/v1/audit", get(audit::audit_log))
         .fallback(crate::http::not_found)

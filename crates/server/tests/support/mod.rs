@@ -47,6 +47,7 @@ pub struct TestApp {
     pub otp: Arc<CapturingSender>,
     pub admin_token: String,
     pub data_dir: Option<PathBuf>,
+    pub keys: healthcode_token::Keyring,
     shutdown: Mutex<Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>>,
 }
 
@@ -74,6 +75,11 @@ async fn store(backend: Backend) -> (Arc<dyn Store>, Option<PathBuf>) {
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     let (store, data_dir) = store(backend).await;
+    let keys_dir = std::env::temp_dir().join(format!("healthcode-api-keys-{}", unique()));
+    let region = healthcode_core::RegionCode::parse("420100").unwrap();
+    let start: chrono::DateTime<chrono::Utc> = "2027-01-15T02:00:00Z".parse().unwrap();
+    let keys =
+        healthcode_token::Keyring::generate(&keys_dir, healthcode_token::Alg::EdDSA, region, "test", start).unwrap();
     let vault = Vault::new(vec![("t1".into(), healthcode_vault::random())], healthcode_vault::random()).unwrap();
     let admin_token = healthcode_vault::new_token("hca_");
     let settings = Settings {
@@ -81,9 +87,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         bootstrap_admin_token: Some(admin_token.clone()),
         ..Settings::default()
     };
-    let clock = Arc::new(ManualClock::new("2027-01-15T02:00:00Z".parse().unwrap()));
+    let clock = Arc::new(ManualClock::new(start));
     let otp = Arc::new(CapturingSender::default());
-    let state = AppState::with_parts(store, Arc::new(vault), settings, otp.clone(), clock.clone());
+    let state =
+        AppState::with_parts(store, Arc::new(vault), Arc::new(keys.clone()), settings, otp.clone(), clock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -101,6 +108,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         otp,
         admin_token,
         data_dir,
+        keys,
         shutdown: Mutex::new(Some((tx, handle))),
     }
 }
@@ -112,6 +120,11 @@ pub fn id_number(region: &str, year: i32, n: usize) -> String {
 }
 
 impl TestApp {
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use healthcode_server::clock::Clock;
+        self.clock.now()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
