@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod config;
 mod demo;
 mod foreign;
@@ -32,6 +33,14 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Start a server on embedded SQLite with a small simulated city, and print the URL and logins.
+    /// Run the benchmark suite and print one table of figures, goals and ratios.
+    Bench {
+        /// Shorter runs (less precise).
+        #[arg(long)]
+        quick: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Issuer signing keys: generate, rotate, list, and the signed trust list.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -54,6 +63,10 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Keys(cmd) => return keys::run(cmd),
+        Command::Bench { quick, json } => {
+            let ok = bench::run(quick, json)?;
+            std::process::exit(if ok { 0 } else { 1 });
+        }
         Command::Verify(args) => {
             let valid = verify::run(args)?;
             std::process::exit(if valid { 0 } else { 1 });
@@ -72,7 +85,9 @@ fn main() -> Result<()> {
                 config::init_logging("info");
                 demo::demo(SocketAddr::from(([127, 0, 0, 1], port)), data, people).await
             }
-            Command::Keys(_) | Command::Verify(_) => unreachable!("handled before the runtime starts"),
+            Command::Keys(_) | Command::Verify(_) | Command::Bench { .. } => {
+                unreachable!("handled before the runtime starts")
+            }
         }
     })
 }

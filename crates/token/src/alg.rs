@@ -181,14 +181,6 @@ impl PublicKey {
             Self::ES256(k) => p256::ecdsa::Signature::from_slice(sig).is_ok_and(|s| k.verify(msg, &s).is_ok()),
         }
     }
-
-    /// Plain (non-strict) Ed25519 verification, only for the benchmark's raw baseline.
-    pub fn verify_raw_ed25519(&self, msg: &[u8], sig: &[u8]) -> bool {
-        match self {
-            Self::EdDSA(k) => ed25519_dalek::Signature::from_slice(sig).is_ok_and(|s| k.verify(msg, &s).is_ok()),
-            Self::ES256(_) => false,
-        }
-    }
 }
 
 impl fmt::Debug for PublicKey {

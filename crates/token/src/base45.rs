@@ -30,12 +30,22 @@ pub fn encode(data: &[u8]) -> String {
     out
 }
 
+/// Value of each byte in the alphabet; 0xff for bytes outside it.
+const VALUES: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 45 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
 fn value(position: usize, c: u8) -> Result<u32, Base45Error> {
-    ALPHABET
-        .iter()
-        .position(|&a| a == c)
-        .map(|v| v as u32)
-        .ok_or(Base45Error::Character { position, character: c as char })
+    match VALUES[c as usize] {
+        0xff => Err(Base45Error::Character { position, character: c as char }),
+        v => Ok(u32::from(v)),
+    }
 }
 
 pub fn decode(text: &str) -> Result<Vec<u8>, Base45Error> {
@@ -46,8 +56,12 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Base45Error> {
     let mut out = Vec::with_capacity(bytes.len() * 2 / 3);
     for (i, group) in bytes.chunks(3).enumerate() {
         let pos = i * 3;
-        let digits = group.iter().enumerate().map(|(j, &c)| value(pos + j, c)).collect::<Result<Vec<_>, _>>()?;
-        let n = digits.iter().rev().fold(0u32, |n, d| n * 45 + d);
+        let mut n = 0u32;
+        let mut scale = 1u32;
+        for (j, &c) in group.iter().enumerate() {
+            n += value(pos + j, c)? * scale;
+            scale *= 45;
+        }
         if group.len() == 3 {
             if n > 0xffff {
                 return Err(Base45Error::Overflow(pos));

@@ -22,4 +22,4 @@ pub use code::{PREFIX, sign_token};
 pub use keyring::{IssuerKey, Keyring, KeyringError};
 pub use report::{Format, Report, ReportError, Steps};
 pub use trust_list::{SignedTrustList, TrustList, TrustListError, TrustListPayload};
-pub use verify::{Verified, VerifyOptions, detect, verify};
+pub use verify::{Verified, VerifyOptions, check, detect, verify};

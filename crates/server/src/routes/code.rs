@@ -199,15 +199,11 @@ pub async fn lookup(
     let s = &app.settings;
     let trust = TrustList::from_payload(app.keys.trust_list(now, s.paper_ttl, s.trust_list_validity))
         .map_err(|_| ApiError::internal())?;
-    let (report, verified) = healthcode_token::verify(&body.token, &trust, VerifyOptions::at(now));
-    let Some(verified) = verified else {
+    let verified = healthcode_token::check(&body.token, &trust, VerifyOptions::at(now));
+    let verified = verified.map_err(|report| {
         let e = report.error.expect("an unverified report has an error");
-        return Err(ApiError::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "code_invalid",
-            FieldError::new("token", e.code, e.message),
-        ));
-    };
+        ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, "code_invalid", FieldError::new("token", e.code, e.message))
+    })?;
     let subject = SubjectId::parse(&verified.claims.subject).map_err(|_| ApiError::not_found("person"))?;
     let person = app.store.person_get(&subject).await?.ok_or_else(|| ApiError::not_found("person"))?;
     let color = current_color(&app, &person).await?;
