@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of healthcode: formatting, lints, unit tests, the store conformance suite on
-# SQLite and on PostgreSQL, and the HTTP and command-line integration tests.
+# SQLite and on PostgreSQL, the token tests (with zbarimg and the EU DCC and SMART Health Card
+# conformance suites from ../shared/conformance), and the HTTP and command-line tests.
 #
 # It starts what the tests need: PostgreSQL (installed but stopped → started; missing →
 # installed from Debian's packages when run as root) and cargo-nextest if it is missing.
@@ -45,6 +46,18 @@ ensure_postgres() {
   exit 1
 }
 
+# apt packages the tests use: zbarimg (zbar-tools) reads our QR codes as an independent decoder.
+ensure_apt_tools() {
+  command -v zbarimg >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing zbar-tools"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zbar-tools >/dev/null
+  else
+    echo "zbarimg is missing: install zbar-tools (apt install zbar-tools)" >&2
+    exit 1
+  fi
+}
+
 ensure_nextest() {
   if cargo nextest --version >/dev/null 2>&1; then return 0; fi
   log "installing cargo-nextest"
@@ -52,6 +65,7 @@ ensure_nextest() {
 }
 
 ensure_postgres
+ensure_apt_tools
 ensure_nextest
 
 log "format"
