@@ -223,3 +223,48 @@ fn zbarimg_reads_our_png_back_to_the_exact_token() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end_matches('\n'), token);
 }
+
+/// A phone photo of a code on a screen: turned 8°, scaled by 1.7, on a grey background with
+/// lower contrast and noise, saved as a JPEG at quality 70. The verifier reads it.
+#[test]
+fn a_photo_of_a_code_is_read_and_verified() {
+    let f = fixture(Alg::EdDSA);
+    let token = issue(&f, &claims(CodeKind::Phone, t0(), "420102"));
+    let png = Qr::new(&token).unwrap().png();
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut src = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut src).unwrap();
+    let (sw, sh) = (info.width as f64, info.height as f64);
+    let (w, h) = (1100usize, 1000usize);
+    let (angle, scale) = (8f64.to_radians(), 1.7);
+    let (cx, cy) = (w as f64 / 2.0, h as f64 / 2.0);
+    let mut seed = 12345u64;
+    let mut noise = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        ((seed >> 33) % 41) as f64 - 20.0
+    };
+    let mut photo = vec![0u8; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            // Inverse mapping from the photo back to the source image.
+            let (dx, dy) = ((x as f64 - cx) / scale, (y as f64 - cy) / scale);
+            let sx = dx * angle.cos() + dy * angle.sin() + sw / 2.0;
+            let sy = -dx * angle.sin() + dy * angle.cos() + sh / 2.0;
+            let v = if sx >= 0.0 && sy >= 0.0 && sx < sw && sy < sh {
+                f64::from(src[sy as usize * info.width as usize + sx as usize])
+            } else {
+                170.0
+            };
+            // Screen glare and a dark sensor: the range 40–210 instead of 0–255.
+            photo[y * w + x] = (40.0 + v * 170.0 / 255.0 + noise()).clamp(0.0, 255.0) as u8;
+        }
+    }
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 70)
+        .encode(&photo, w as u16, h as u16, jpeg_encoder::ColorType::Luma)
+        .unwrap();
+    assert_eq!(decode_image(&jpeg).unwrap(), token);
+    assert!(check(&decode_image(&jpeg).unwrap(), &f.trust, t0()).valid);
+}
