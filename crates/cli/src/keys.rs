@@ -114,7 +114,7 @@ fn write_or_print(out: Option<&Path>, text: &str) -> Result<()> {
 fn print_list(ring: &Keyring) {
     println!("key folder: {}", ring.dir().display());
     println!("root key (pin this in verifiers): {}", root_public(ring));
-    println!("{:<18} {:<6} {:<14} {:<8} {:<25} {}", "kid", "alg", "issues for", "status", "created", "trusted until");
+    println!("{:<18} {:<6} {:<14} {:<8} {:<25} trusted until", "kid", "alg", "issues for", "status", "created");
     let active = ring.active().map(|k| k.kid_hex());
     for k in ring.issuers() {
         let status = if Some(k.kid_hex()) == active {
