@@ -367,3 +367,53 @@ async fn demo_serves_a_seeded_city_and_its_printed_logins_work() {
     assert!(terminate(&mut again).success());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// One EU DCC case and one SMART Health Card example, checked by hand as an operator would.
+#[test]
+fn verify_checks_foreign_credentials_with_their_trust_material() {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance");
+    let dir = temp_dir("foreign");
+    let case: Value =
+        serde_json::from_str(&std::fs::read_to_string(shared.join("dgc-testdata/AT/2DCode/raw/1.json")).unwrap())
+            .unwrap();
+    let dsc = dir.join("dsc.b64");
+    std::fs::write(&dsc, case["TESTCTX"]["CERTIFICATE"].as_str().unwrap()).unwrap();
+    let png = dir.join("dcc.png");
+    use base64::Engine;
+    std::fs::write(&png, base64::engine::general_purpose::STANDARD.decode(case["2DCODE"].as_str().unwrap()).unwrap())
+        .unwrap();
+    for input in [case["PREFIX"].as_str().unwrap(), png.to_str().unwrap()] {
+        let out = Command::new(BIN)
+            .args(["verify", input, "--json", "--at", "2021-05-06T18:00:00Z", "--dsc"])
+            .arg(&dsc)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{report}");
+        assert_eq!(report["format"], "eu-dcc");
+        assert_eq!(report["steps"]["signature"], true);
+    }
+    // Two years later the same certificate has expired.
+    let out = Command::new(BIN)
+        .args(["verify", case["PREFIX"].as_str().unwrap(), "--json", "--at", "2023-06-01T00:00:00Z", "--dsc"])
+        .arg(&dsc)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((out.status.code(), report["steps"]["expiry"].as_bool()), (Some(1), Some(false)), "{report}");
+    let out = Command::new(BIN).args(["verify", case["PREFIX"].as_str().unwrap(), "--json"]).output().unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"]["code"], "trust_material_missing");
+
+    let shc = shared.join("smart-health-cards/examples");
+    let jwks = shared.join("smart-health-cards/examples/issuer/.well-known/jwks.json");
+    let qr = std::fs::read_to_string(shc.join("example-00-f-qr-code-numeric-value-0.txt")).unwrap();
+    let out = Command::new(BIN)
+        .args(["verify", qr.trim(), "--json", "--at", "2023-07-01T00:00:00Z", "--jwks"])
+        .arg(&jwks)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert_eq!(report["format"], "shc");
+}
