@@ -19,7 +19,7 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use healthcode_core::otp::{OtpPolicy, OtpState};
-use healthcode_core::{Declaration, SubjectId, Temperature};
+use healthcode_core::{Declaration, RegionCode, SubjectId, Temperature};
 use healthcode_store::codec;
 use healthcode_store::*;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -27,6 +27,9 @@ use sqlx::{Postgres, Row, Transaction};
 
 mod migrate;
 pub mod testing;
+
+/// The schema version this binary migrates to.
+pub const SCHEMA_VERSION: i64 = migrate::LATEST;
 
 /// Connections per process. A handful of busy connections saturate a PostgreSQL server long
 /// before hundreds of idle ones help; several server processes share its `max_connections`.
@@ -596,6 +599,112 @@ impl Store for PostgresStore {
         insert_audit(&mut tx, &read_audit(read, "declarations.read", subject_id)).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(list))
+    }
+
+    async fn stays_import(&self, rows: &[StayRecord]) -> StoreResult<ImportOutcome> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut accepted = 0;
+        for chunk in rows.chunks(codec::INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO telecom_stays (record_id, phone_index, region, start_at, end_at) VALUES {} \
+                 ON CONFLICT (record_id) DO NOTHING",
+                codec::placeholders(chunk.len(), 5, true)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(&r.record_id).bind(&r.phone_index).bind(r.region.to_string()).bind(r.start).bind(r.end);
+            }
+            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+    }
+
+    async fn stays_for(&self, phone_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<StayRecord>> {
+        let rows = sqlx::query(
+            "SELECT record_id, phone_index, region, start_at, end_at FROM telecom_stays \
+             WHERE phone_index = $1 AND end_at >= $2 ORDER BY start_at, record_id",
+        )
+        .bind(phone_index)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StayRecord {
+                    record_id: r.try_get("record_id").map_err(db_err)?,
+                    phone_index: r.try_get("phone_index").map_err(db_err)?,
+                    region: codec::region(&r.try_get::<String, _>("region").map_err(db_err)?)?,
+                    start: r.try_get("start_at").map_err(db_err)?,
+                    end: r.try_get("end_at").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn subjects_with_stays(
+        &self,
+        region: &RegionCode,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<SubjectId>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT p.subject_id FROM telecom_stays s JOIN persons p ON p.phone_index = s.phone_index \
+             WHERE s.region LIKE $1 AND s.end_at >= $2 AND s.start_at < $3 ORDER BY p.subject_id",
+        )
+        .bind(codec::region_pattern(region))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
+    }
+
+    async fn region_risk_import(&self, rows: &[RegionRiskRecord]) -> StoreResult<ImportOutcome> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut accepted = 0;
+        for chunk in rows.chunks(codec::INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO region_risk (record_id, region, level, effective_from, effective_to) VALUES {} \
+                 ON CONFLICT (record_id) DO NOTHING",
+                codec::placeholders(chunk.len(), 5, true)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(&r.record_id)
+                    .bind(r.region.to_string())
+                    .bind(codec::risk_level_to_text(r.level))
+                    .bind(r.effective_from)
+                    .bind(r.effective_to);
+            }
+            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+    }
+
+    async fn region_risk_all(&self) -> StoreResult<Vec<RegionRiskRecord>> {
+        let rows = sqlx::query(
+            "SELECT record_id, region, level, effective_from, effective_to FROM region_risk \
+             ORDER BY region, effective_from, record_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(RegionRiskRecord {
+                    record_id: r.try_get("record_id").map_err(db_err)?,
+                    region: codec::region(&r.try_get::<String, _>("region").map_err(db_err)?)?,
+                    level: codec::risk_level(&r.try_get::<String, _>("level").map_err(db_err)?)?,
+                    effective_from: r.try_get("effective_from").map_err(db_err)?,
+                    effective_to: r.try_get("effective_to").map_err(db_err)?,
+                })
+            })
+            .collect()
     }
 
     async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64> {

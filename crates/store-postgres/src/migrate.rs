@@ -11,7 +11,12 @@ use sqlx::{Executor, PgPool, Postgres, Row, Transaction};
 use healthcode_store::{StoreError, StoreResult};
 
 /// (version, name, SQL) in order. Never edit one that has shipped: add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "identity", include_str!("../migrations/0001_identity.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "identity", include_str!("../migrations/0001_identity.sql")),
+    (2, "facts", include_str!("../migrations/0002_facts.sql")),
+];
+
+pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Key of the advisory lock serialising migrations ("hcmigrat" in ASCII); any fixed number
 /// works as long as nothing else in the database uses it.

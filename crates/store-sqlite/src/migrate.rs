@@ -5,7 +5,10 @@ use sqlx::{Row, SqlitePool};
 use healthcode_store::{StoreError, StoreResult};
 
 /// (version, name, SQL) in order. Never edit one that has shipped: add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "identity", include_str!("../migrations/0001_identity.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "identity", include_str!("../migrations/0001_identity.sql")),
+    (2, "facts", include_str!("../migrations/0002_facts.sql")),
+];
 
 pub async fn run(pool: &SqlitePool) -> StoreResult<()> {
     let err = |e: sqlx::Error| StoreError::Backend(format!("migration: {e}"));

@@ -1,7 +1,7 @@
 //! Conversions between domain values and the plain columns both backends store them in, so
 //! the two backends read and write the same text for the same value.
 
-use healthcode_core::{RegionCode, Relation, Role, SubjectId, Symptom};
+use healthcode_core::{RegionCode, Relation, RiskLevel, Role, SubjectId, Symptom};
 
 use crate::{StoreError, StoreResult};
 
@@ -46,4 +46,51 @@ pub fn list_from_text(s: &str) -> Vec<String> {
 /// The `LIKE` pattern matching every region under `region` (`42%` for 420000).
 pub fn region_pattern(region: &RegionCode) -> String {
     format!("{}%", region.prefix())
+}
+
+pub fn risk_level_to_text(level: RiskLevel) -> &'static str {
+    match level {
+        RiskLevel::Low => "low",
+        RiskLevel::Medium => "medium",
+        RiskLevel::High => "high",
+    }
+}
+
+pub fn risk_level(s: &str) -> StoreResult<RiskLevel> {
+    match s {
+        "low" => Ok(RiskLevel::Low),
+        "medium" => Ok(RiskLevel::Medium),
+        "high" => Ok(RiskLevel::High),
+        other => Err(corrupt("risk level", other)),
+    }
+}
+
+/// Rows per multi-row INSERT: few enough to stay under both databases' bind limits
+/// (SQLite 32766, PostgreSQL 65535) with five columns.
+pub const INSERT_CHUNK: usize = 500;
+
+/// `(?, ?, …), (?, ?, …)…`: placeholders for `rows` rows of `columns` columns, numbered
+/// (`$1`) for PostgreSQL when `numbered`.
+pub fn placeholders(rows: usize, columns: usize, numbered: bool) -> String {
+    let mut out = String::with_capacity(rows * (columns * 4 + 4));
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            n += 1;
+            if numbered {
+                out.push_str(&format!("${n}"));
+            } else {
+                out.push('?');
+            }
+        }
+        out.push(')');
+    }
+    out
 }

@@ -29,6 +29,9 @@ macro_rules! store_conformance_tests {
             officers_see_only_people_in_their_regions,
             officer_reads_of_declarations_are_scoped_and_audited,
             the_audit_log_is_ordered_and_filtered_by_subject,
+            stays_import_once_and_are_found_by_phone,
+            people_who_stayed_in_a_region_are_found,
+            region_risk_periods_import_once,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -401,4 +404,97 @@ pub async fn the_audit_log_is_ordered_and_filtered_by_subject(store: &dyn Store)
     let since = store.audit_since(seqs[0], 10).await.unwrap();
     assert_eq!(since.iter().map(|r| r.seq).collect::<Vec<_>>(), seqs[1..].to_vec());
     assert_eq!(store.audit_since(0, 1).await.unwrap().len(), 1);
+}
+
+fn stay(id: &str, phone: &[u8], region_code: &str, start: i64, end: i64) -> StayRecord {
+    StayRecord {
+        record_id: id.to_string(),
+        phone_index: phone.to_vec(),
+        region: region(region_code),
+        start: at(start),
+        end: at(end),
+    }
+}
+
+pub async fn stays_import_once_and_are_found_by_phone(store: &dyn Store) {
+    let phone = index("phone");
+    let other = index("phone");
+    let first = vec![
+        stay("cmcc-1", &phone, "420102", 0, 3600),
+        stay("cmcc-2", &phone, "420106", 7200, 9000),
+        stay("cmcc-3", &other, "110101", 0, 100),
+    ];
+    assert_eq!(store.stays_import(&first).await.unwrap(), ImportOutcome { accepted: 3, duplicates: 0 });
+    // The same file again plus one new row, and a row repeated within the batch.
+    let mut again = first.clone();
+    again.push(stay("cmcc-4", &phone, "420103", 10_000, 20_000));
+    again.push(stay("cmcc-4", &phone, "420103", 10_000, 20_000));
+    assert_eq!(store.stays_import(&again).await.unwrap(), ImportOutcome { accepted: 1, duplicates: 4 });
+    let mine = store.stays_for(&phone, at(0)).await.unwrap();
+    let ids: Vec<_> = mine.iter().map(|s| s.record_id.as_str()).collect();
+    assert_eq!(ids, ["cmcc-1", "cmcc-2", "cmcc-4"]);
+    assert_eq!(mine[0], first[0]);
+    let recent = store.stays_for(&phone, at(9000)).await.unwrap();
+    assert_eq!(recent.len(), 2, "a stay ending exactly at `since` still counts");
+    // A large batch crosses the multi-row insert chunks.
+    let many: Vec<_> = (0..1234).map(|i| stay(&format!("bulk-{i}"), &other, "420102", i, i + 10)).collect();
+    assert_eq!(store.stays_import(&many).await.unwrap().accepted, 1234);
+    assert_eq!(store.stays_for(&other, at(0)).await.unwrap().len(), 1235);
+}
+
+pub async fn people_who_stayed_in_a_region_are_found(store: &dyn Store) {
+    let visitor = person("110101");
+    let local = person("420102");
+    for p in [&visitor, &local] {
+        store.person_insert(p).await.unwrap();
+    }
+    let unregistered = index("phone");
+    let stays = vec![
+        stay("s-1", visitor.phone_index.as_ref().unwrap(), "420106", 1000, 5000),
+        stay("s-2", local.phone_index.as_ref().unwrap(), "420102", 9000, 9500),
+        stay("s-3", &unregistered, "420106", 1000, 5000),
+    ];
+    store.stays_import(&stays).await.unwrap();
+    let wuhan = region("420100");
+    let found = store.subjects_with_stays(&wuhan, at(0), at(100_000)).await.unwrap();
+    let mut expected = vec![visitor.subject_id.clone(), local.subject_id.clone()];
+    expected.sort();
+    assert_eq!(found, expected, "stays of unregistered phones name nobody");
+    assert_eq!(
+        store.subjects_with_stays(&region("420106"), at(0), at(100_000)).await.unwrap(),
+        vec![visitor.subject_id.clone()]
+    );
+    assert_eq!(store.subjects_with_stays(&wuhan, at(5001), at(8999)).await.unwrap(), vec![]);
+    assert_eq!(store.subjects_with_stays(&wuhan, at(5000), at(8999)).await.unwrap(), vec![visitor.subject_id.clone()]);
+    assert_eq!(store.subjects_with_stays(&region("430000"), at(0), at(100_000)).await.unwrap(), vec![]);
+}
+
+pub async fn region_risk_periods_import_once(store: &dyn Store) {
+    let rows = vec![
+        RegionRiskRecord {
+            record_id: "nhc-2".into(),
+            region: region("420106"),
+            level: RiskLevel::High,
+            effective_from: at(5000),
+            effective_to: None,
+        },
+        RegionRiskRecord {
+            record_id: "nhc-1".into(),
+            region: region("420106"),
+            level: RiskLevel::Medium,
+            effective_from: at(1000),
+            effective_to: Some(at(5000)),
+        },
+        RegionRiskRecord {
+            record_id: "nhc-3".into(),
+            region: region("110101"),
+            level: RiskLevel::Low,
+            effective_from: at(0),
+            effective_to: None,
+        },
+    ];
+    assert_eq!(store.region_risk_import(&rows).await.unwrap(), ImportOutcome { accepted: 3, duplicates: 0 });
+    assert_eq!(store.region_risk_import(&rows[..1]).await.unwrap(), ImportOutcome { accepted: 0, duplicates: 1 });
+    let all = store.region_risk_all().await.unwrap();
+    assert_eq!(all, vec![rows[2].clone(), rows[1].clone(), rows[0].clone()]);
 }

@@ -15,7 +15,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use healthcode_core::otp::{OtpOutcome, OtpPolicy, OtpRefusal};
-use healthcode_core::{Declaration, RegionCode, Relation, Role, SubjectId};
+use healthcode_core::{Declaration, RegionCode, Relation, RiskLevel, Role, SubjectId};
 use serde::Serialize;
 
 pub mod codec;
@@ -150,6 +150,37 @@ pub struct StaffRead<'a> {
     pub at: DateTime<Utc>,
 }
 
+/// A telecom stay (行程卡 data): a phone was in a region from `start` to `end`. Keyed by the
+/// phone's blind index, so stays of people who register later still count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StayRecord {
+    /// The source's own id; importing it again changes nothing.
+    pub record_id: String,
+    pub phone_index: Vec<u8>,
+    pub region: RegionCode,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// A region's risk level over a period (`effective_to` open while in force).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionRiskRecord {
+    pub record_id: String,
+    pub region: RegionCode,
+    pub level: RiskLevel,
+    pub effective_from: DateTime<Utc>,
+    pub effective_to: Option<DateTime<Utc>>,
+}
+
+/// What a batch import wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// New records.
+    pub accepted: u64,
+    /// Records whose `record_id` was already stored (a replayed file): left unchanged.
+    pub duplicates: u64,
+}
+
 /// A change to a phone's one-time-password state.
 #[derive(Debug, Clone)]
 pub enum OtpTransition {
@@ -226,6 +257,23 @@ pub trait Store: Send + Sync + 'static {
         subject_id: &SubjectId,
         limit: u32,
     ) -> StoreResult<Option<Vec<StoredDeclaration>>>;
+
+    // --- facts ---
+    /// Stores stays in one transaction; a `record_id` already stored counts as a duplicate.
+    async fn stays_import(&self, rows: &[StayRecord]) -> StoreResult<ImportOutcome>;
+    /// Stays of one phone that end at or after `since`, oldest first.
+    async fn stays_for(&self, phone_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<StayRecord>>;
+    /// Registered people with a stay in a region under `region` overlapping `[from, to)`.
+    async fn subjects_with_stays(
+        &self,
+        region: &RegionCode,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<SubjectId>>;
+    /// Stores region risk periods in one transaction (same duplicate rule).
+    async fn region_risk_import(&self, rows: &[RegionRiskRecord]) -> StoreResult<ImportOutcome>;
+    /// Every region risk period, ordered by region and start (a small table, cached by callers).
+    async fn region_risk_all(&self) -> StoreResult<Vec<RegionRiskRecord>>;
 
     // --- audit ---
     async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64>;
