@@ -12,6 +12,7 @@ mod bench;
 mod config;
 mod demo;
 mod foreign;
+mod import;
 mod keys;
 mod serve;
 mod store;
@@ -44,6 +45,8 @@ enum Command {
     /// Issuer signing keys: generate, rotate, list, and the signed trust list.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Import bulk facts (CSV or NDJSON) into the configured database; exit 1 if rows were rejected.
+    Import(import::ImportArgs),
     /// Verify one credential offline (ours, EU DCC or SMART Health Card); exit 0 valid, 1 invalid.
     Verify(verify::VerifyArgs),
     Demo {
@@ -84,6 +87,11 @@ fn main() -> Result<()> {
             Command::Demo { port, data, people } => {
                 config::init_logging("info");
                 demo::demo(SocketAddr::from(([127, 0, 0, 1], port)), data, people).await
+            }
+            Command::Import(args) => {
+                config::init_logging("warn");
+                let clean = import::run(args).await?;
+                std::process::exit(if clean { 0 } else { 1 });
             }
             Command::Keys(_) | Command::Verify(_) | Command::Bench { .. } => {
                 unreachable!("handled before the runtime starts")

@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod http;
 pub mod identity;
+pub mod imports;
 pub mod metrics;
 pub mod otp_sender;
 pub mod routes;

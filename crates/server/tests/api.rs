@@ -616,6 +616,130 @@ async fn guardians_get_their_dependents_codes_and_paper_codes() {
     assert_eq!(problem["errors"][0]["code"], "expired");
 }
 
+// ---------- imports ----------
+
+#[tokio::test]
+async fn partners_import_telecom_stays_with_a_report_per_row() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let partner = app.staff("partner", json!({"import_kinds": ["telecom-stays"]})).await;
+    let csv = "record_id,phone,region,start,end\n\
+               cm-1,13900000001,420102,2027-01-10 08:00:00,2027-01-10 13:00:00\n\
+               cm-2,139000,420102,2027-01-10 08:00:00,2027-01-10 13:00:00\n\
+               cm-3,13900000001,429999,2027-01-10T08:00:00+08:00,2027-01-10T13:00:00+08:00\n\
+               cm-4,13900000001,420106,2027-01-10 13:00:00,2027-01-10 08:00:00\n\
+               cm-5,13900000002,420106,yesterday,2027-01-10 08:00:00\n\
+               ,13900000002,420106,2027-01-10 08:00:00,2027-01-10 09:00:00\n\
+               cm-6,+86 139 0000 0002,110101,2027-01-11T00:00:00Z,2027-01-11T02:00:00Z\n";
+    let post = |body: String, ctype: &'static str| {
+        app.client
+            .post(app.url("/api/v1/imports/telecom-stays"))
+            .bearer_auth(&partner)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+    };
+    let r = post(csv.to_string(), "text/csv").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!((report["accepted"].as_u64(), report["duplicates"].as_u64()), (Some(2), Some(0)), "{report}");
+    let rejected: Vec<_> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["field"].as_str().unwrap().to_string(),
+                r["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        (3, "phone", "phone_format"),
+        (4, "region", "region_unknown"),
+        (5, "end", "end_before_start"),
+        (6, "start", "time_format"),
+        (7, "record_id", "required"),
+    ];
+    assert_eq!(rejected, expected.map(|(l, f, c)| (l, f.to_string(), c.to_string())));
+    // The same file again changes nothing.
+    let again: Value = post(csv.to_string(), "text/csv").await.unwrap().json().await.unwrap();
+    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(2)));
+
+    // NDJSON: numbers are fine, an unknown key refuses that row, a broken line is reported.
+    let ndjson = "{\"record_id\": \"cm-7\", \"phone\": 13900000003, \"region\": \"420103\", \"start\": \"2027-01-12T08:00:00+08:00\", \"end\": \"2027-01-12T09:00:00+08:00\"}\n\
+                  \n\
+                  {\"record_id\": \"cm-8\", \"phone\": \"13900000003\", \"region\": \"420103\", \"start\": \"2027-01-12T08:00:00+08:00\", \"end\": \"2027-01-12T09:00:00+08:00\", \"imei\": \"x\"}\n\
+                  {not json\n";
+    let report: Value = post(ndjson.to_string(), "application/x-ndjson").await.unwrap().json().await.unwrap();
+    assert_eq!(report["accepted"], 1, "{report}");
+    assert_eq!(report["rejected"][0]["line"], 3);
+    assert_eq!(report["rejected"][0]["field"], "imei");
+    assert_eq!(report["rejected"][0]["code"], "unknown_column");
+    assert_eq!(report["rejected"][1]["line"], 4);
+    assert_eq!(report["rejected"][1]["code"], "json_malformed");
+
+    // A file-level problem refuses the file.
+    let r = post("record_id,phone,region,start,end,imei\n".into(), "text/csv").await.unwrap();
+    assert_problem(r, StatusCode::BAD_REQUEST, "unknown_column", Some("body")).await;
+    let r = post("record_id,phone,region,start\n".into(), "text/csv").await.unwrap();
+    assert_problem(r, StatusCode::BAD_REQUEST, "missing_column", Some("body")).await;
+    let r = post(csv.to_string(), "application/json").await.unwrap();
+    assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None).await;
+    // Imports are larger than ordinary bodies: 3,000 rows (~230 KB) go through.
+    let mut big = String::from("record_id,phone,region,start,end\n");
+    for i in 0..3000 {
+        big.push_str(&format!("big-{i},13900000004,420102,2027-01-10 08:00:00,2027-01-10 13:00:00\n"));
+    }
+    assert!(big.len() > 64 * 1024);
+    let report: Value = post(big, "text/csv").await.unwrap().json().await.unwrap();
+    assert_eq!(report["accepted"], 3000);
+    // The partner's imports are in the audit log.
+    let auditor = app.staff("auditor", json!({})).await;
+    let log: Value = app.get("/api/v1/audit", Some(&auditor)).await.json().await.unwrap();
+    let imports = log.as_array().unwrap().iter().filter(|r| r["action"] == "import.telecom-stays").count();
+    assert_eq!(imports, 4);
+}
+
+#[tokio::test]
+async fn only_the_right_accounts_import_and_officers_only_in_their_regions() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let officer = app.staff("officer", json!({"regions": ["420100"]})).await;
+    let partner = app.staff("partner", json!({"import_kinds": ["region-risk"]})).await;
+    let csv = "record_id,region,level,effective_from,effective_to\n\
+               r-1,420106,high,2027-01-12 00:00:00,\n\
+               r-2,110101,medium,2027-01-12 00:00:00,\n\
+               r-3,420102,severe,2027-01-12 00:00:00,\n\
+               r-4,420103,low,2027-01-12 00:00:00,2027-01-11 00:00:00\n";
+    let send = |token: &str, kind: &str, body: &str| {
+        app.client
+            .post(app.url(&format!("/api/v1/imports/{kind}")))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(body.to_string())
+            .send()
+    };
+    let report: Value = send(&officer, "region-risk", csv).await.unwrap().json().await.unwrap();
+    assert_eq!(report["accepted"], 1, "{report}");
+    let codes: Vec<_> = report["rejected"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["out_of_scope", "level_unknown", "end_before_start"]);
+    let report: Value = send(&partner, "region-risk", csv).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (report["accepted"].as_u64(), report["duplicates"].as_u64()),
+        (Some(1), Some(1)),
+        "the national feed has no region scope"
+    );
+    let r = send(&officer, "telecom-stays", "record_id,phone,region,start,end\n").await.unwrap();
+    assert_problem(r, StatusCode::FORBIDDEN, "forbidden", None).await;
+    let r = send(&partner, "telecom-stays", "record_id,phone,region,start,end\n").await.unwrap();
+    assert_problem(r, StatusCode::FORBIDDEN, "forbidden", None).await;
+    let r = send(&partner, "horoscopes", "x\n").await.unwrap();
+    assert_problem(r, StatusCode::NOT_FOUND, "import_kind_unsupported", None).await;
+    let citizen = app.register("13900000001", 1).await;
+    let r = send(&citizen, "region-risk", csv).await.unwrap();
+    assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
+}
+
 /// The same end-to-end slice on PostgreSQL.
 #[tokio::test]
 async fn postgres_register_declare_and_officer_read() {

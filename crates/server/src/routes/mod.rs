@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod code;
 pub mod declarations;
+pub mod imports;
 pub mod persons;
 pub mod staff;
 pub mod system;
@@ -40,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/me/paper-code.png"),
     ("post", "/api/v1/codes/lookup"),
     ("get", "/.well-known/healthcode/trust-list.json"),
+    ("post", "/api/v1/imports/{kind}"),
     ("post", "/api/v1/staff"),
     ("get", "/api/v1/audit"),
 ];
@@ -69,6 +71,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/paper-code.png", get(code::paper_code_png))
         .route("/api/v1/codes/lookup", post(code::lookup))
         .route("/.well-known/healthcode/trust-list.json", get(code::trust_list))
+        .route(
+            "/api/v1/imports/{kind}",
+            post(imports::import_kind).layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)),
+        )
         .route("/api/v1/staff", post(staff::create))
         .route("/api/v1/audit", get(audit::audit_log))
         .fallback(crate::http::not_found)

@@ -1,0 +1,93 @@
+//! Parsing one field of an import row. Each error is `(field, code, message)`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use healthcode_core::local_time;
+
+pub type FieldError = (Option<String>, &'static str, String);
+
+pub fn err(field: &str, code: &'static str, message: impl Into<String>) -> FieldError {
+    (Some(field.to_string()), code, message.into())
+}
+
+/// An NDJSON line as field → text; strings as they are, numbers and booleans in their JSON
+/// form, null as absent.
+pub fn ndjson_row(text: &str) -> Result<HashMap<String, String>, String> {
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let serde_json::Value::Object(map) = value else { return Err("not a JSON object".into()) };
+    let mut out = HashMap::new();
+    for (k, v) in map {
+        let text = match v {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            other => return Err(format!("field {k:?} is {other}, not a string or number")),
+        };
+        out.insert(k, text);
+    }
+    Ok(out)
+}
+
+pub fn required<'a>(row: &'a HashMap<String, String>, field: &str) -> Result<&'a str, FieldError> {
+    match row.get(field).map(|s| s.trim()) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(err(field, "required", "this field is required")),
+    }
+}
+
+pub fn optional<'a>(row: &'a HashMap<String, String>, field: &str) -> Option<&'a str> {
+    row.get(field).map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
+/// A source's record id: 1–128 printable characters.
+pub fn record_id(row: &HashMap<String, String>) -> Result<String, FieldError> {
+    let v = required(row, "record_id")?;
+    if v.chars().count() > 128 || v.chars().any(char::is_control) {
+        return Err(err("record_id", "record_id_format", "a record id has 1–128 printable characters"));
+    }
+    Ok(v.to_string())
+}
+
+/// A time: RFC 3339 with an offset, or without one as local time (UTC+8), which is how
+/// domestic partners usually write it. `2027-03-01 08:30:00` and `2027-03-01T08:30` work.
+pub fn time(row: &HashMap<String, String>, field: &str) -> Result<DateTime<Utc>, FieldError> {
+    let v = required(row, field)?;
+    parse_time(v).ok_or_else(|| {
+        err(field, "time_format", format!("{v:?} is not a time (RFC 3339, or YYYY-MM-DD HH:MM[:SS] local time)"))
+    })
+}
+
+pub fn optional_time(row: &HashMap<String, String>, field: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
+    optional(row, field).map(|_| time(row, field)).transpose()
+}
+
+fn parse_time(v: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Some(t.to_utc());
+    }
+    let normalised = v.replacen(' ', "T", 1);
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"].iter().find_map(|f| {
+        NaiveDateTime::parse_from_str(&normalised, f)
+            .ok()
+            .and_then(|t| t.and_local_timezone(local_time::offset()).single())
+            .map(|t| t.to_utc())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_with_and_without_offsets() {
+        let utc = DateTime::parse_from_rfc3339("2027-03-01T00:30:00Z").unwrap().to_utc();
+        for v in ["2027-03-01T00:30:00Z", "2027-03-01T08:30:00+08:00", "2027-03-01 08:30:00", "2027-03-01T08:30"] {
+            assert_eq!(parse_time(v), Some(utc), "{v}");
+        }
+        for bad in ["2027-02-30 08:00:00", "yesterday", "2027-03-01"] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The import kinds of API.md: their columns, and how a row becomes a store record.
+
+use std::collections::HashMap;
+
+use healthcode_core::{Coded, Phone, RegionCode, RiskLevel};
+use healthcode_store::{ImportOutcome, RegionRiskRecord, StayRecord, Store, StoreResult};
+
+use super::fields::{self, FieldError, err};
+use super::{FileError, ImportContext, RawRow};
+use crate::identity::phone_index;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    TelecomStays,
+    RegionRisk,
+}
+
+impl Kind {
+    /// The kinds this server imports so far; the others of API.md (trips, lab-tests,
+    /// vaccinations, cases, visits) answer `import_kind_unsupported`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "telecom-stays" => Some(Self::TelecomStays),
+            "region-risk" => Some(Self::RegionRisk),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::TelecomStays => "telecom-stays",
+            Self::RegionRisk => "region-risk",
+        }
+    }
+
+    /// (required, optional) columns.
+    fn columns(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            Self::TelecomStays => (&["record_id", "phone", "region", "start", "end"], &[]),
+            Self::RegionRisk => (&["record_id", "region", "level", "effective_from"], &["effective_to"]),
+        }
+    }
+}
+
+pub fn check_header(kind: Kind, header: &[String]) -> Result<(), FileError> {
+    let (required, optional) = kind.columns();
+    for h in header {
+        if !required.contains(&h.as_str()) && !optional.contains(&h.as_str()) {
+            let all: Vec<_> = required.iter().chain(optional).copied().collect();
+            return Err(FileError::Header {
+                line: 1,
+                code: "unknown_column",
+                message: format!("unknown column {h:?}; {} takes {}", kind.as_str(), all.join(", ")),
+            });
+        }
+    }
+    for r in required {
+        if !header.iter().any(|h| h == r) {
+            return Err(FileError::Header {
+                line: 1,
+                code: "missing_column",
+                message: format!("column {r:?} is missing"),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub enum Row {
+    Stay(StayRecord),
+    RegionRisk(RegionRiskRecord),
+}
+
+fn region(row: &HashMap<String, String>, field: &str, ctx: &ImportContext<'_>) -> Result<RegionCode, FieldError> {
+    let v = fields::required(row, field)?;
+    let code = RegionCode::parse(v).map_err(|e| err(field, e.code(), e.to_string()))?;
+    if let Some(scope) = ctx.regions
+        && !scope.iter().any(|s| s.covers(code))
+    {
+        return Err(err(field, "out_of_scope", format!("{code} is outside your regions")));
+    }
+    Ok(code)
+}
+
+pub fn parse(ctx: &ImportContext<'_>, kind: Kind, raw: &RawRow) -> Result<Row, FieldError> {
+    let row = &raw.fields;
+    let (required, optional) = kind.columns();
+    if let Some(unknown) = row.keys().find(|k| !required.contains(&k.as_str()) && !optional.contains(&k.as_str())) {
+        return Err(err(unknown, "unknown_column", format!("{} takes no field {unknown:?}", kind.as_str())));
+    }
+    let record_id = fields::record_id(row)?;
+    match kind {
+        Kind::TelecomStays => {
+            let phone =
+                Phone::parse(fields::required(row, "phone")?).map_err(|e| err("phone", e.code(), e.to_string()))?;
+            let region = region(row, "region", ctx)?;
+            let start = fields::time(row, "start")?;
+            let end = fields::time(row, "end")?;
+            if end < start {
+                return Err(err("end", "end_before_start", "the stay ends before it starts"));
+            }
+            Ok(Row::Stay(StayRecord { record_id, phone_index: phone_index(ctx.vault, &phone), region, start, end }))
+        }
+        Kind::RegionRisk => {
+            let region = region(row, "region", ctx)?;
+            let level = match fields::required(row, "level")? {
+                "low" => RiskLevel::Low,
+                "medium" => RiskLevel::Medium,
+                "high" => RiskLevel::High,
+                other => return Err(err("level", "level_unknown", format!("{other:?} is not low, medium or high"))),
+            };
+            let effective_from = fields::time(row, "effective_from")?;
+            let effective_to = fields::optional_time(row, "effective_to")?;
+            if effective_to.is_some_and(|t| t <= effective_from) {
+                return Err(err("effective_to", "end_before_start", "the period ends before it starts"));
+            }
+            Ok(Row::RegionRisk(RegionRiskRecord { record_id, region, level, effective_from, effective_to }))
+        }
+    }
+}
+
+/// Rows waiting to be written, one vector per kind.
+#[derive(Default)]
+pub struct Batch {
+    stays: Vec<StayRecord>,
+    risks: Vec<RegionRiskRecord>,
+}
+
+impl Batch {
+    pub fn push(&mut self, row: Row) {
+        match row {
+            Row::Stay(s) => self.stays.push(s),
+            Row::RegionRisk(r) => self.risks.push(r),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.stays.len() + self.risks.len()
+    }
+
+    /// Writes and empties the batch.
+    pub async fn flush(&mut self, store: &dyn Store) -> StoreResult<ImportOutcome> {
+        let mut total = ImportOutcome::default();
+        if !self.stays.is_empty() {
+            let o = store.stays_import(&self.stays).await?;
+            total.accepted += o.accepted;
+            total.duplicates += o.duplicates;
+            self.stays.clear();
+        }
+        if !self.risks.is_empty() {
+            let o = store.region_risk_import(&self.risks).await?;
+            total.accepted += o.accepted;
+            total.duplicates += o.duplicates;
+            self.risks.clear();
+        }
+        Ok(total)
+    }
+}

@@ -1,0 +1,194 @@
+//! Bulk facts from data partners (R5): CSV or NDJSON rows in, a per-row report out.
+//!
+//! - Every row carries the source's `record_id`: importing a file twice changes nothing
+//!   (the second time every row is a duplicate).
+//! - A bad row is reported with its line, field and reason, and not written; good rows are
+//!   kept. Rows are written in batches, each in one transaction.
+//! - A CSV header naming an unknown or missing column refuses the whole file (every row would
+//!   be misread); in NDJSON an unknown key refuses that row.
+//!
+//! Kinds and their fields are in `docs/imports.md`.
+
+mod fields;
+mod kinds;
+
+use std::collections::HashMap;
+use std::io::{BufRead, Read};
+
+use healthcode_store::{ImportOutcome, Store};
+use healthcode_vault::Vault;
+use serde::Serialize;
+
+pub use kinds::Kind;
+
+/// Rows handed to the store per transaction.
+const BATCH: usize = 10_000;
+/// Rejections listed in full; beyond this only counted.
+const MAX_LISTED: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    Csv,
+    Ndjson,
+}
+
+impl InputFormat {
+    /// From a file name's extension or an HTTP content type.
+    pub fn guess(name_or_type: &str) -> Option<Self> {
+        let s = name_or_type.to_ascii_lowercase();
+        if s.ends_with(".csv") || s.starts_with("text/csv") {
+            Some(Self::Csv)
+        } else if s.ends_with(".ndjson")
+            || s.ends_with(".jsonl")
+            || s.starts_with("application/x-ndjson")
+            || s.starts_with("application/jsonl")
+        {
+            Some(Self::Ndjson)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub accepted: u64,
+    pub duplicates: u64,
+    /// The first rejected rows (up to 1,000), each with its line and reason.
+    pub rejected: Vec<Rejected>,
+    /// How many rows were rejected in all.
+    pub rejected_total: u64,
+}
+
+impl ImportReport {
+    fn reject(&mut self, r: Rejected) {
+        self.rejected_total += 1;
+        if self.rejected.len() < MAX_LISTED {
+            self.rejected.push(r);
+        }
+    }
+
+    fn add(&mut self, o: ImportOutcome) {
+        self.accepted += o.accepted;
+        self.duplicates += o.duplicates;
+    }
+}
+
+/// A problem with the whole file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("line {line}: {message}")]
+    Header { line: u64, code: &'static str, message: String },
+    #[error("the file could not be read: {0}")]
+    Read(String),
+    #[error("database error: {0}")]
+    Store(String),
+}
+
+impl FileError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Header { code, .. } => code,
+            Self::Read(_) => "import_unreadable",
+            Self::Store(_) => "internal",
+        }
+    }
+}
+
+/// One row as field name → text, with its line number.
+pub struct RawRow {
+    pub line: u64,
+    pub fields: HashMap<String, String>,
+}
+
+/// What an import needs besides the rows: the store, the vault (persons are found by the
+/// blind index of the key the source has), and who may import which regions.
+pub struct ImportContext<'a> {
+    pub store: &'a dyn Store,
+    pub vault: &'a Vault,
+    /// `Some`: only rows about regions under these are accepted (an officer's scope).
+    pub regions: Option<&'a [healthcode_core::RegionCode]>,
+}
+
+/// Reads all rows of `input` and imports them; `progress` is told the rows read so far.
+pub async fn import(
+    ctx: &ImportContext<'_>,
+    kind: Kind,
+    format: InputFormat,
+    input: impl Read,
+    mut progress: impl FnMut(u64),
+) -> Result<ImportReport, FileError> {
+    let mut report = ImportReport::default();
+    let mut batch = kinds::Batch::default();
+    let mut rows = 0u64;
+    let handle = |raw: RawRow, report: &mut ImportReport, batch: &mut kinds::Batch| match kinds::parse(ctx, kind, &raw)
+    {
+        Ok(row) => batch.push(row),
+        Err((field, code, message)) => report.reject(Rejected { line: raw.line, field, code, message }),
+    };
+    match format {
+        InputFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
+            let header: Vec<String> = reader
+                .headers()
+                .map_err(|e| FileError::Read(e.to_string()))?
+                .iter()
+                .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+                .collect();
+            kinds::check_header(kind, &header)?;
+            let mut record = csv::StringRecord::new();
+            loop {
+                match reader.read_record(&mut record) {
+                    Ok(false) => break,
+                    Ok(true) => {
+                        let line = record.position().map_or(0, |p| p.line());
+                        let fields = header.iter().cloned().zip(record.iter().map(str::to_string)).collect();
+                        handle(RawRow { line, fields }, &mut report, &mut batch);
+                    }
+                    Err(e) => {
+                        let line = e.position().map_or(0, |p| p.line());
+                        report.reject(Rejected { line, field: None, code: "csv_malformed", message: e.to_string() });
+                    }
+                }
+                rows += 1;
+                if batch.len() >= BATCH {
+                    report.add(batch.flush(ctx.store).await.map_err(|e| FileError::Store(e.to_string()))?);
+                    progress(rows);
+                }
+            }
+        }
+        InputFormat::Ndjson => {
+            let reader = std::io::BufReader::new(input);
+            for (i, line) in reader.lines().enumerate() {
+                let line_no = i as u64 + 1;
+                let text = line.map_err(|e| FileError::Read(format!("line {line_no}: {e}")))?;
+                if text.trim().is_empty() {
+                    continue;
+                }
+                match fields::ndjson_row(&text) {
+                    Ok(fields) => handle(RawRow { line: line_no, fields }, &mut report, &mut batch),
+                    Err(message) => {
+                        report.reject(Rejected { line: line_no, field: None, code: "json_malformed", message })
+                    }
+                }
+                rows += 1;
+                if batch.len() >= BATCH {
+                    report.add(batch.flush(ctx.store).await.map_err(|e| FileError::Store(e.to_string()))?);
+                    progress(rows);
+                }
+            }
+        }
+    }
+    report.add(batch.flush(ctx.store).await.map_err(|e| FileError::Store(e.to_string()))?);
+    progress(rows);
+    Ok(report)
+}
