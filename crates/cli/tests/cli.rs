@@ -417,3 +417,44 @@ fn verify_checks_foreign_credentials_with_their_trust_material() {
     assert_eq!(out.status.code(), Some(0), "{report}");
     assert_eq!(report["format"], "shc");
 }
+
+#[test]
+fn import_reports_each_bad_row_and_a_second_run_changes_nothing() {
+    let dir = temp_dir("import");
+    let file = dir.join("stays.csv");
+    std::fs::write(
+        &file,
+        "record_id,phone,region,start,end\n\
+         a-1,13900000001,420102,2027-01-10 08:00:00,2027-01-10 13:00:00\n\
+         a-2,13900000001,420102,2027-01-10 13:00:00,2027-01-10 08:00:00\n\
+         a-3,13900000002,110101,2027-01-11T00:00:00Z,2027-01-11T02:00:00Z\n",
+    )
+    .unwrap();
+    let (data_key, index_key) = (format!("k1:{}", key()), key());
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("import")
+            .args(args)
+            .env("HEALTHCODE_DATABASE_URL", format!("sqlite://{}", dir.join("db.sqlite").display()))
+            .env("HEALTHCODE_DATA_KEYS", &data_key)
+            .env("HEALTHCODE_INDEX_KEY", &index_key)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["telecom-stays", file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1), "rows were rejected: {text}");
+    assert!(text.contains("2 accepted, 0 duplicates, 1 rejected"), "{text}");
+    assert!(text.contains("line 3: end:") && text.contains("end_before_start"), "{text}");
+    let out = run(&["telecom-stays", file.to_str().unwrap(), "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["accepted"].as_u64(), report["duplicates"].as_u64()), (Some(0), Some(2)));
+    let ndjson = dir.join("risk.ndjson");
+    std::fs::write(&ndjson, "{\"record_id\": \"r1\", \"region\": \"420106\", \"level\": \"high\", \"effective_from\": \"2027-01-12T00:00:00+08:00\"}\n").unwrap();
+    let out = run(&["region-risk", ndjson.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["horoscopes", ndjson.to_str().unwrap()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unknown import kind"));
+    let out = run(&["region-risk", file.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown column"), "a CSV of another kind is refused whole");
+}
