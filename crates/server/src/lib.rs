@@ -21,6 +21,7 @@ pub mod identity;
 pub mod imports;
 pub mod metrics;
 pub mod otp_sender;
+pub mod risk;
 pub mod routes;
 pub mod settings;
 pub mod state;

@@ -1,7 +1,10 @@
 //! Server settings: what `healthcode serve` reads from its config file and environment.
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use healthcode_core::otp::OtpPolicy;
+use healthcode_core::rules::RuleSet;
 use serde::Deserialize;
 
 /// Which one-time-password sender to use.
@@ -34,6 +37,8 @@ pub struct Settings {
     pub paper_ttl: Duration,
     /// How long a published trust list is valid; verifiers refresh before then.
     pub trust_list_validity: Duration,
+    /// The rule set in force (the shipped default unless a deployment publishes its own).
+    pub rules: Arc<RuleSet>,
 }
 
 impl Default for Settings {
@@ -48,6 +53,7 @@ impl Default for Settings {
             code_ttl: Duration::seconds(180),
             paper_ttl: Duration::days(365),
             trust_list_validity: Duration::days(7),
+            rules: Arc::new(RuleSet::default_rules()),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use healthcode_core::rules::RuleSet;
 use healthcode_store::Store;
 use healthcode_token::Keyring;
 use healthcode_vault::Vault;
@@ -20,6 +21,8 @@ pub struct Inner {
     pub vault: Arc<Vault>,
     /// Issuer signing keys and the root key of the trust list.
     pub keys: Arc<Keyring>,
+    /// The published rule set in force.
+    pub rules: Arc<RuleSet>,
     pub otp_sender: Arc<dyn OtpSender>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
@@ -60,6 +63,7 @@ impl AppState {
             store,
             vault,
             keys,
+            rules: settings.rules.clone(),
             otp_sender,
             clock,
             settings,

@@ -592,12 +592,15 @@ async fn guardians_get_their_dependents_codes_and_paper_codes() {
     let device = app.staff("checkpoint", json!({"venue_id": "v_gate"})).await;
     let body = json!({"token": paper["token"]});
     app.clock.advance(Duration::days(30));
+    // The guardian declares for her today (else missed declarations would make her yellow).
+    let token = app.login("13900000001").await;
+    let mut d = declaration(36.4, "420102");
+    d["subject_id"] = json!(elder_id);
+    assert_eq!(app.post("/api/v1/me/declarations", Some(&token), &d).await.status(), StatusCode::CREATED);
     let r = app.post("/api/v1/codes/lookup", Some(&device), &body).await;
     assert_eq!(r.status(), StatusCode::OK);
     let found: Value = r.json().await.unwrap();
     assert_eq!((found["color"].as_str(), found["masked_name"].as_str()), (Some("green"), Some("王*奶")));
-    // (The guardian's 7-day session ended meanwhile.)
-    let token = app.login("13900000001").await;
     let log: Value =
         app.get(&format!("/api/v1/me/access-log?subject_id={elder_id}"), Some(&token)).await.json().await.unwrap();
     assert_eq!(log[0]["action"], "code.lookup");
@@ -738,6 +741,96 @@ async fn only_the_right_accounts_import_and_officers_only_in_their_regions() {
     let citizen = app.register("13900000001", 1).await;
     let r = send(&citizen, "region-risk", csv).await.unwrap();
     assert_problem(r, StatusCode::UNAUTHORIZED, "unauthorized", None).await;
+}
+
+// ---------- colors from published rules ----------
+
+#[tokio::test]
+async fn a_region_turning_high_risk_recolors_exactly_the_people_who_stayed_there() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let long_stay = app.register("13900000001", 1).await;
+    let border_ping = app.register("13900000002", 2).await;
+    let elsewhere = app.register("13900000003", 3).await;
+    let partner = app.staff("partner", json!({"import_kinds": ["telecom-stays"]})).await;
+    let officer = app.staff("officer", json!({"regions": ["420100"]})).await;
+    let send = |token: &str, kind: &str, body: &str| {
+        app.client
+            .post(app.url(&format!("/api/v1/imports/{kind}")))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(body.to_string())
+            .send()
+    };
+    // The clock stands at 2027-01-15 10:00 Beijing time.
+    let stays = "record_id,phone,region,start,end\n\
+                 cm-a,13900000001,420106,2027-01-13 08:00:00,2027-01-13 13:00:00\n\
+                 cm-b,13900000002,420106,2027-01-13 08:00:00,2027-01-13 08:20:00\n\
+                 cm-c,13900000003,420111,2027-01-13 08:00:00,2027-01-13 18:00:00\n";
+    assert_eq!(send(&partner, "telecom-stays", stays).await.unwrap().status(), StatusCode::OK);
+    let status: Value = app.get("/api/v1/me/status", Some(&long_stay)).await.json().await.unwrap();
+    assert_eq!(status["color"], "green", "no region is at risk yet: {status}");
+
+    let risk = "record_id,region,level,effective_from\nnhc-1,420106,high,2027-01-12 00:00:00\n";
+    let report: Value = send(&officer, "region-risk", risk).await.unwrap().json().await.unwrap();
+    assert_eq!(report["accepted"], 1);
+
+    let status: Value = app.get("/api/v1/me/status", Some(&long_stay)).await.json().await.unwrap();
+    assert_eq!(status["color"], "red", "{status}");
+    assert_eq!(status["lang"], "zh-CN");
+    let reason = &status["reasons"][0];
+    assert_eq!(reason["rule_id"], "high-risk-stay");
+    assert!(reason["text"].as_str().unwrap().contains("武昌区"), "{reason}");
+    assert_eq!(reason["evidence"][0]["record_id"], "cm-a");
+    assert_eq!(reason["evidence"][0]["kind"], "stay");
+    let code: Value = app.get("/api/v1/me/code", Some(&long_stay)).await.json().await.unwrap();
+    assert_eq!(code["color"], "red");
+    let en: Value = app.get("/api/v1/me/status?lang=en", Some(&long_stay)).await.json().await.unwrap();
+    assert!(en["reasons"][0]["text"].as_str().unwrap().contains("stayed"), "{en}");
+    // Twenty minutes near the district (a base station across the line) is not a stay (R11).
+    for token in [&border_ping, &elsewhere] {
+        let s: Value = app.get("/api/v1/me/status", Some(token)).await.json().await.unwrap();
+        assert_eq!(s["color"], "green", "{s}");
+    }
+
+    // Red holds until 14 days after the stay ended, then the color returns to green by itself.
+    let green_at: chrono::DateTime<chrono::Utc> =
+        status["to_green"]["at"].as_str().unwrap().parse::<chrono::DateTime<chrono::FixedOffset>>().unwrap().to_utc();
+    assert_eq!(green_at, "2027-01-27T05:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+    assert!(status["to_green"]["text"].as_str().unwrap().contains("14"), "{status}");
+    // (They keep declaring daily, or missed declarations would turn them yellow.)
+    app.clock.set(green_at - Duration::seconds(1));
+    let long_stay = app.login("13900000001").await;
+    app.post("/api/v1/me/declarations", Some(&long_stay), &declaration(36.5, "420102")).await;
+    let s: Value = app.get("/api/v1/me/status", Some(&long_stay)).await.json().await.unwrap();
+    assert_eq!(s["color"], "red", "{s}");
+    assert_eq!(s["next_review_at"], "2027-01-27T13:00:00+08:00", "the review falls when the stay's window ends");
+    app.clock.set(green_at);
+    let s: Value = app.get("/api/v1/me/status", Some(&long_stay)).await.json().await.unwrap();
+    assert_eq!(s["color"], "green", "{s}");
+    let code: Value = app.get("/api/v1/me/code", Some(&long_stay)).await.json().await.unwrap();
+    assert_eq!(code["color"], "green");
+}
+
+#[tokio::test]
+async fn the_rules_in_force_are_published_with_their_version() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let r: Value = app.get("/api/v1/rules", None).await.json().await.unwrap();
+    let source = r["source"].as_str().unwrap();
+    assert_eq!(source, healthcode_core::rules::DEFAULT_RULES);
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(source.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(r["version"], hex.as_str());
+    let ids: Vec<_> = r["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"high-risk-stay") && ids.contains(&"close-contact"), "{ids:?}");
+    // A declared fever turns the code yellow, with the declaration as evidence.
+    let token = app.register("13900000001", 1).await;
+    let mut d = declaration(38.4, "420102");
+    d["symptoms"] = json!(["fever"]);
+    app.post("/api/v1/me/declarations", Some(&token), &d).await;
+    let s: Value = app.get("/api/v1/me/status", Some(&token)).await.json().await.unwrap();
+    assert_eq!(s["color"], "yellow", "{s}");
+    assert_eq!(s["reasons"][0]["evidence"][0]["kind"], "declaration");
+    assert_eq!(s["rule_set_version"], hex.as_str());
 }
 
 /// The same end-to-end slice on PostgreSQL.

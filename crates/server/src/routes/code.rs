@@ -18,8 +18,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ApiJson, ApiQuery, Citizen, StaffUser};
 use crate::state::AppState;
 
-/// Rule-set version carried while no rule set has been evaluated for a person: all zeros,
-/// which verifiers show as "unrated". The risk engine replaces it with its content hash.
+/// Rule-set version carried on paper codes, which carry no color: all zeros ("unrated").
 pub const UNRATED: [u8; 8] = [0; 8];
 
 /// A person's color as of now, with since when and under which rule set.
@@ -29,11 +28,17 @@ pub struct CurrentColor {
     pub rule_set_version: [u8; 8],
 }
 
-/// The color the code shows. Until the risk engine (rules over facts) is in place there are
-/// no facts that could raise it: everyone is green since registration under no rule set,
-/// and the code says so (`rule_set_version` all zeros).
-pub async fn current_color(_app: &AppState, person: &PersonRecord) -> ApiResult<CurrentColor> {
-    Ok(CurrentColor { color: Color::Green, since: person.created_at, rule_set_version: UNRATED })
+/// The color the code shows: the rule set in force over the person's facts, now. A green
+/// without a reason counts from registration (the engine keeps no history yet).
+pub async fn current_color(app: &AppState, person: &PersonRecord) -> ApiResult<CurrentColor> {
+    let facts = crate::risk::facts_for(app, person).await?;
+    let regions = crate::risk::region_risk(app).await?;
+    let verdict = app.rules.evaluate_color(&facts, &regions, app.clock.now());
+    Ok(CurrentColor {
+        color: verdict.color,
+        since: verdict.since.unwrap_or(person.created_at),
+        rule_set_version: app.rules.version_bytes8(),
+    })
 }
 
 #[derive(Deserialize)]

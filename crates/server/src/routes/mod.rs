@@ -13,6 +13,7 @@ pub mod declarations;
 pub mod imports;
 pub mod persons;
 pub mod staff;
+pub mod status;
 pub mod system;
 
 /// (method, path) of every route, as the router and `openapi.json` spell them.
@@ -42,6 +43,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/codes/lookup"),
     ("get", "/.well-known/healthcode/trust-list.json"),
     ("post", "/api/v1/imports/{kind}"),
+    ("get", "/api/v1/me/status"),
+    ("get", "/api/v1/rules"),
     ("post", "/api/v1/staff"),
     ("get", "/api/v1/audit"),
 ];
@@ -75,6 +78,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/imports/{kind}",
             post(imports::import_kind).layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)),
         )
+        .route("/api/v1/me/status", get(status::status))
+        .route("/api/v1/rules", get(status::rules))
         .route("/api/v1/staff", post(staff::create))
         .route("/api/v1/audit", get(audit::audit_log))
         .fallback(crate::http::not_found)

@@ -1,0 +1,66 @@
+//! The person's color, from the published rule set over their facts (R4, R8, R9, R12).
+//!
+//! Decisions are made when asked (a code, a status page): the facts are read from the store,
+//! the rule set is evaluated at the clock's now. So a color returns to green exactly when
+//! its time is up, with nothing to schedule; stored decisions, colour-change events and the
+//! review scheduler come with the recoloring work (see ARCHITECTURE.md).
+
+use chrono::Duration;
+use healthcode_core::rules::{Decision, DeclarationFact, Facts, RegionRisk, RiskPeriod, Stay, StaySource};
+use healthcode_store::PersonRecord;
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+/// How far back facts are read: longer than any window of a sane rule set (the default's
+/// longest is 14 days after a stay ends).
+const LOOK_BACK_DAYS: i64 = 60;
+
+/// Region risk levels, shared by everyone.
+pub async fn region_risk(app: &AppState) -> ApiResult<RegionRisk> {
+    let periods = app.store.region_risk_all().await?;
+    Ok(RegionRisk::new(periods.into_iter().map(|p| RiskPeriod {
+        record_id: p.record_id,
+        region: p.region,
+        level: p.level,
+        from: p.effective_from,
+        to: p.effective_to,
+    })))
+}
+
+/// Everything the store knows about a person that the rules read.
+pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts> {
+    let since = app.clock.now() - Duration::days(LOOK_BACK_DAYS);
+    let declarations = app.store.declarations(&person.subject_id, LOOK_BACK_DAYS as u32 * 2).await?;
+    let stays = match &person.phone_index {
+        Some(index) => app.store.stays_for(index, since).await?,
+        None => Vec::new(),
+    };
+    Ok(Facts {
+        registered_at: Some(person.created_at),
+        declarations: declarations
+            .iter()
+            .filter(|d| d.superseded_at.is_none())
+            .map(|d| DeclarationFact::from_declaration(format!("declaration-{}", d.id), &d.declaration))
+            .collect(),
+        stays: stays
+            .into_iter()
+            .map(|s| Stay {
+                record_id: s.record_id,
+                region: s.region,
+                start: s.start,
+                end: Some(s.end),
+                dwell: None,
+                source: StaySource::Telecom,
+            })
+            .collect(),
+        ..Facts::default()
+    })
+}
+
+/// The full decision for a person now.
+pub async fn decide(app: &AppState, person: &PersonRecord) -> ApiResult<Decision> {
+    let facts = facts_for(app, person).await?;
+    let regions = region_risk(app).await?;
+    Ok(app.rules.evaluate(&facts, &regions, app.clock.now()))
+}
