@@ -23,6 +23,8 @@ pub struct FileConfig {
     keys_dir: Option<String>,
     /// Lifetime of a phone code, in seconds (default 180).
     code_ttl_seconds: Option<i64>,
+    /// The published rule set (default: the shipped one).
+    rules_file: Option<String>,
     log: Option<String>,
 }
 
@@ -96,6 +98,14 @@ impl Config {
                 bail!("the code lifetime must be between 10 and 3600 seconds, not {t}");
             }
             settings.code_ttl = chrono::Duration::seconds(t);
+        }
+        if let Some(path) = env("HEALTHCODE_RULES_FILE").or(file.rules_file) {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading the rule set {path}"))?;
+            let rules = healthcode_core::rules::RuleSet::parse(&text).map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| format!("{path}:{e}")).collect();
+                anyhow::anyhow!("the rule set has errors:\n{}", lines.join("\n"))
+            })?;
+            settings.rules = std::sync::Arc::new(rules);
         }
         let database_url =
             env("HEALTHCODE_DATABASE_URL").or(file.database_url).unwrap_or_else(|| "sqlite://healthcode.sqlite".into());

@@ -14,6 +14,7 @@ mod demo;
 mod foreign;
 mod import;
 mod keys;
+mod rules;
 mod serve;
 mod store;
 mod verify;
@@ -47,6 +48,9 @@ enum Command {
     Keys(keys::KeysCommand),
     /// Import bulk facts (CSV or NDJSON) into the configured database; exit 1 if rows were rejected.
     Import(import::ImportArgs),
+    /// Check a rule set, or run its examples.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// Verify one credential offline (ours, EU DCC or SMART Health Card); exit 0 valid, 1 invalid.
     Verify(verify::VerifyArgs),
     Demo {
@@ -66,6 +70,10 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Keys(cmd) => return keys::run(cmd),
+        Command::Rules(cmd) => {
+            let ok = rules::run(cmd)?;
+            std::process::exit(if ok { 0 } else { 1 });
+        }
         Command::Bench { quick, json } => {
             let ok = bench::run(quick, json)?;
             std::process::exit(if ok { 0 } else { 1 });
@@ -93,7 +101,7 @@ fn main() -> Result<()> {
                 let clean = import::run(args).await?;
                 std::process::exit(if clean { 0 } else { 1 });
             }
-            Command::Keys(_) | Command::Verify(_) | Command::Bench { .. } => {
+            Command::Keys(_) | Command::Verify(_) | Command::Bench { .. } | Command::Rules(_) => {
                 unreachable!("handled before the runtime starts")
             }
         }

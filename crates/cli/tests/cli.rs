@@ -458,3 +458,36 @@ fn import_reports_each_bad_row_and_a_second_run_changes_nothing() {
     let out = run(&["region-risk", file.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown column"), "a CSV of another kind is refused whole");
 }
+
+#[test]
+fn rules_are_checked_with_line_and_column_and_their_examples_run() {
+    let rules_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/rules");
+    let default = rules_dir.join("default.toml");
+    let out = Command::new(BIN).args(["rules", "check"]).arg(&default).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && text.contains("version "), "{text}");
+    let out = Command::new(BIN).args(["rules", "test"]).arg(&default).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success() && text.contains(" 0 failed"), "{text}");
+    let passed: usize = text.lines().last().unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!(passed >= 30, "the default set ships at least 30 examples: {passed}");
+
+    // An error in a copy of the default names its line and column, and `serve` refuses it.
+    let dir = temp_dir("rules");
+    let broken = dir.join("broken.toml");
+    let source = std::fs::read_to_string(&default).unwrap();
+    let line = source.lines().position(|l| l.starts_with("color = ")).unwrap() + 1;
+    std::fs::write(&broken, source.replacen("color = \"red\"", "color = \"purple\"", 1)).unwrap();
+    let out = Command::new(BIN).args(["rules", "check"]).arg(&broken).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text.contains(&format!("broken.toml:{line}:")), "expected line {line}: {text}");
+    let out = Command::new(BIN)
+        .arg("serve")
+        .env("HEALTHCODE_RULES_FILE", &broken)
+        .env("HEALTHCODE_INDEX_KEY", key())
+        .env("HEALTHCODE_DATA_KEYS", format!("k1:{}", key()))
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("rule set has errors"));
+}
