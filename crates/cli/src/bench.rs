@@ -235,8 +235,63 @@ pub fn import_rows(quick: bool) -> Result<Vec<Row>> {
     }])
 }
 
+/// The pure engine: people per second for typical facts (a declaration, three stays, one of
+/// them in a high-risk region), with the fast path (color, since, next review).
+pub fn engine_rows(quick: bool) -> Vec<Row> {
+    use healthcode_core::rules::{DeclarationFact, Facts, RegionRisk, RiskPeriod, RuleSet, Stay, StaySource};
+    let budget = StdDuration::from_millis(if quick { 300 } else { 2000 });
+    let rules = RuleSet::default_rules();
+    let now = Utc::now();
+    let region = |c: &str| RegionCode::parse(c).expect("known region");
+    let regions = RegionRisk::new((0..50).map(|i| RiskPeriod {
+        record_id: format!("nhc-{i}"),
+        region: region(["420106", "420111", "110101", "310101", "440305"][i % 5]),
+        level: if i % 2 == 0 { healthcode_core::RiskLevel::High } else { healthcode_core::RiskLevel::Medium },
+        from: now - Duration::days(30 - i as i64 / 2),
+        to: None,
+    }));
+    let people: Vec<Facts> = (0..1000)
+        .map(|i| Facts {
+            registered_at: Some(now - Duration::days(100)),
+            declarations: vec![DeclarationFact {
+                record_id: format!("d-{i}"),
+                day: healthcode_core::local_day(now),
+                declared_at: now - Duration::hours(2),
+                temperature: Some(healthcode_core::Temperature::from_tenths(362 + (i % 15) as i16)),
+                symptoms: vec![],
+                suspected_contact: false,
+                region: Some(region("420102")),
+            }],
+            stays: (0..3)
+                .map(|j| Stay {
+                    record_id: format!("s-{i}-{j}"),
+                    region: region(["420102", "420106", "420103"][(i + j) % 3]),
+                    start: now - Duration::days((i % 20) as i64 + j as i64) - Duration::hours(6),
+                    end: Some(now - Duration::days((i % 20) as i64 + j as i64)),
+                    dwell: None,
+                    source: StaySource::Telecom,
+                })
+                .collect(),
+            ..Facts::default()
+        })
+        .collect();
+    let mut k = 0;
+    let rate = rate(budget, || {
+        black_box(rules.evaluate_color(black_box(&people[k % people.len()]), &regions, now));
+        k += 1;
+    });
+    vec![Row {
+        name: "risk engine, one core (3 stays + a declaration each)".into(),
+        value: rate,
+        unit: "people/s",
+        goal: Some("≥ 500000 people/s".into()),
+        pass: Some(rate >= 500_000.0),
+    }]
+}
+
 pub fn run(quick: bool, json: bool) -> Result<bool> {
     let mut rows = token_rows(quick);
+    rows.extend(engine_rows(quick));
     rows.extend(import_rows(quick)?);
     let ok = rows.iter().all(|r| r.pass != Some(false));
     if json {

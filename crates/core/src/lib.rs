@@ -14,6 +14,7 @@ pub mod otp;
 pub mod phone;
 pub mod region;
 pub mod role;
+pub mod rules;
 pub mod subject;
 
 /// An error with a stable machine-readable code, used in API field errors and reports.

@@ -1,0 +1,175 @@
+//! What an evaluation returns: the color, the reasons with their evidence, and when to look
+//! again. Stored decisions keep exactly this record (it serialises and deserialises).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::facts::{CaseStatus, ContactKind, QuarantineKind, TestResult};
+use crate::{Color, RegionCode, RiskLevel, Symptom};
+
+/// The fast answer: color, since when, and the next review. Computed without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub color: Color,
+    /// When the reasons for this color started to hold (the earliest among the decisive
+    /// reasons). `None` for green without a reason: the engine does not keep history, so
+    /// the caller carries the time of the last change forward.
+    pub since: Option<DateTime<Utc>>,
+    /// The earliest instant at which, with no new facts, any rule may start or stop holding.
+    /// `None`: nothing changes by time alone.
+    pub next_review_at: Option<DateTime<Utc>>,
+}
+
+/// A full decision with its explanation (R12).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub color: Color,
+    /// See [`Verdict::since`].
+    pub since: Option<DateTime<Utc>>,
+    pub evaluated_at: DateTime<Utc>,
+    /// Every rule that holds: the decisive ones first, then by color (highest first), then
+    /// in file order.
+    pub reasons: Vec<Reason>,
+    pub rule_set_version: String,
+    pub next_review_at: Option<DateTime<Utc>>,
+    /// How and when the color returns to green; `None` when it is green.
+    pub to_green: Option<ToGreen>,
+}
+
+impl Decision {
+    pub fn verdict(&self) -> Verdict {
+        Verdict { color: self.color, since: self.since, next_review_at: self.next_review_at }
+    }
+}
+
+/// One rule that holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub rule_id: String,
+    pub color: Color,
+    /// Whether this reason sets the color (its color is the decision's, and no `final` rule
+    /// of another rule overrides it).
+    pub decisive: bool,
+    pub since: Option<DateTime<Utc>>,
+    /// When it stops holding if nothing new happens; `None`: not by time alone.
+    pub until: Option<DateTime<Utc>>,
+    pub text_zh: String,
+    pub text_en: String,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Reason {
+    /// The text for a requested language: English for `en…`, Chinese otherwise.
+    pub fn text(&self, lang: &str) -> &str {
+        if lang.starts_with("en") { &self.text_en } else { &self.text_zh }
+    }
+}
+
+/// What turns the person green.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToGreen {
+    pub zh: String,
+    pub en: String,
+    /// When every current reason will have expired, if nothing new happens; `None` when some
+    /// reason does not expire by time (a case, an open quarantine, a missing test).
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl ToGreen {
+    /// The hint for a requested language: English for `en…`, Chinese otherwise.
+    pub fn text(&self, lang: &str) -> &str {
+        if lang.starts_with("en") { &self.en } else { &self.zh }
+    }
+}
+
+/// A fact a reason rests on, named by its record id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    Stay {
+        record_id: String,
+        region: RegionCode,
+        /// Full name, province first: `湖北省 武汉市 江岸区`.
+        region_name: String,
+        start: DateTime<Utc>,
+        end: Option<DateTime<Utc>>,
+        /// Minutes counted at the required level (the part of the stay while the region was
+        /// at that level, reduced to the reported dwell).
+        counted_minutes: i64,
+        /// The level of the declaration that applied.
+        level: RiskLevel,
+        /// The region the declaration was made for (the stay's region or one above it).
+        risk_region: Option<RegionCode>,
+        risk_record_id: Option<String>,
+    },
+    Contact {
+        record_id: String,
+        contact_kind: ContactKind,
+        at: DateTime<Utc>,
+        case_id: Option<String>,
+        source: Option<String>,
+    },
+    Case {
+        record_id: String,
+        status: CaseStatus,
+        at: DateTime<Utc>,
+    },
+    Declaration {
+        record_id: String,
+        day: NaiveDate,
+        declared_at: DateTime<Utc>,
+        temperature: Option<f64>,
+        symptoms: Vec<Symptom>,
+        suspected_contact: bool,
+    },
+    Test {
+        record_id: String,
+        result: TestResult,
+        sampled_at: DateTime<Utc>,
+        known_at: DateTime<Utc>,
+    },
+    MissedDeclarations {
+        last_declared_day: Option<NaiveDate>,
+        registered_at: Option<DateTime<Utc>>,
+        /// Whole local days since the last declaration (or registration), today excluded.
+        missed_days: u32,
+    },
+    Quarantine {
+        record_id: String,
+        quarantine_kind: QuarantineKind,
+        start: DateTime<Utc>,
+        end: Option<DateTime<Utc>>,
+    },
+    Override {
+        record_id: String,
+        color: Color,
+        from: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        legal_basis: String,
+        reason: String,
+        approved_by: String,
+    },
+    Vaccination {
+        record_id: String,
+        /// When the required dose count was reached.
+        at: DateTime<Utc>,
+        doses: u32,
+    },
+}
+
+impl Evidence {
+    /// The record this evidence names (`None` for missed declarations, which name an absence).
+    pub fn record_id(&self) -> Option<&str> {
+        match self {
+            Evidence::Stay { record_id, .. }
+            | Evidence::Contact { record_id, .. }
+            | Evidence::Case { record_id, .. }
+            | Evidence::Declaration { record_id, .. }
+            | Evidence::Test { record_id, .. }
+            | Evidence::Quarantine { record_id, .. }
+            | Evidence::Override { record_id, .. }
+            | Evidence::Vaccination { record_id, .. } => Some(record_id),
+            Evidence::MissedDeclarations { .. } => None,
+        }
+    }
+}

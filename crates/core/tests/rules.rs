@@ -1,0 +1,14 @@
+//! The risk engine's rules: parsing, predicates, the default rule set and its examples.
+
+#[path = "rules/decisions.rs"]
+mod decisions;
+#[path = "rules/default_set.rs"]
+mod default_set;
+#[path = "rules/parse_errors.rs"]
+mod parse_errors;
+#[path = "rules/predicates.rs"]
+mod predicates;
+#[path = "rules/robustness.rs"]
+mod robustness;
+#[path = "rules/support.rs"]
+mod support;
