@@ -210,7 +210,8 @@ pub fn import_rows(quick: bool) -> Result<Vec<Row>> {
     let result = runtime.block_on(async {
         let store = healthcode_store_sqlite::SqliteStore::open(&dir.join("bench.sqlite")).await?;
         let vault = healthcode_vault::Vault::new(vec![("b".into(), [1; 32])], [2; 32])?;
-        let ctx = healthcode_server::imports::ImportContext { store: &store, vault: &vault, regions: None };
+        let ctx =
+            healthcode_server::imports::ImportContext { store: &store, vault: &vault, regions: None, now: Utc::now() };
         let input = StaysCsv { rows, next: 0, buf: Vec::new(), pos: 0 };
         let start = Instant::now();
         let report = healthcode_server::imports::import(

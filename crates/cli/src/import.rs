@@ -14,7 +14,7 @@ use crate::config::Config;
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// telecom-stays or region-risk.
+    /// telecom-stays, region-risk, lab-tests or cases.
     kind: String,
     /// A CSV (with a header) or NDJSON file.
     file: PathBuf,
@@ -31,7 +31,10 @@ pub struct ImportArgs {
 
 pub async fn run(args: ImportArgs) -> Result<bool> {
     let Some(kind) = Kind::parse(&args.kind) else {
-        bail!("unknown import kind {:?}: this version imports telecom-stays and region-risk", args.kind);
+        bail!(
+            "unknown import kind {:?}: this version imports telecom-stays, region-risk, lab-tests and cases",
+            args.kind
+        );
     };
     let format = match args.format.as_deref() {
         Some("csv") => InputFormat::Csv,
@@ -44,7 +47,7 @@ pub async fn run(args: ImportArgs) -> Result<bool> {
     let vault = Vault::from_config(&cfg.data_keys, &cfg.index_key).context("data keys")?;
     let store = crate::store::open(&cfg.database_url).await?;
     let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
-    let ctx = ImportContext { store: store.as_ref(), vault: &vault, regions: None };
+    let ctx = ImportContext { store: store.as_ref(), vault: &vault, regions: None, now: chrono::Utc::now() };
     let start = Instant::now();
     let terminal = std::io::stderr().is_terminal();
     let report = import(&ctx, kind, format, std::io::BufReader::with_capacity(1 << 20, file), |rows| {

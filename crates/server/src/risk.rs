@@ -6,7 +6,9 @@
 //! review scheduler come with the recoloring work (see ARCHITECTURE.md).
 
 use chrono::Duration;
-use healthcode_core::rules::{Decision, DeclarationFact, Facts, RegionRisk, RiskPeriod, Stay, StaySource};
+use healthcode_core::rules::{
+    CaseRecord, Decision, DeclarationFact, Facts, LabTest, RegionRisk, RiskPeriod, Stay, StaySource, TestKind,
+};
 use healthcode_store::PersonRecord;
 
 use crate::error::ApiResult;
@@ -28,7 +30,8 @@ pub async fn region_risk(app: &AppState) -> ApiResult<RegionRisk> {
     })))
 }
 
-/// Everything the store knows about a person that the rules read.
+/// Everything the store knows about a person that the rules read: declarations, telecom
+/// stays (by phone), lab tests and case statuses (by ID number), from the store.
 pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts> {
     let since = app.clock.now() - Duration::days(LOOK_BACK_DAYS);
     let declarations = app.store.declarations(&person.subject_id, LOOK_BACK_DAYS as u32 * 2).await?;
@@ -36,6 +39,8 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
         Some(index) => app.store.stays_for(index, since).await?,
         None => Vec::new(),
     };
+    let tests = app.store.lab_tests_for(&person.id_index, since).await?;
+    let cases = app.store.cases_for(&person.id_index).await?;
     Ok(Facts {
         registered_at: Some(person.created_at),
         declarations: declarations
@@ -54,6 +59,17 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
                 source: StaySource::Telecom,
             })
             .collect(),
+        tests: tests
+            .into_iter()
+            .map(|t| LabTest {
+                record_id: t.record_id,
+                kind: TestKind::Pcr,
+                sampled_at: t.sampled_at,
+                reported_at: None,
+                result: t.result,
+            })
+            .collect(),
+        cases: cases.into_iter().map(|c| CaseRecord { record_id: c.record_id, status: c.status, at: c.at }).collect(),
         ..Facts::default()
     })
 }

@@ -833,6 +833,45 @@ async fn the_rules_in_force_are_published_with_their_version() {
     assert_eq!(s["rule_set_version"], hex.as_str());
 }
 
+#[tokio::test]
+async fn lab_results_and_case_statuses_change_colors_by_id_number() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.register("13900000001", 1).await;
+    let id = id_number("420102", 1990, 1);
+    let lab = app.staff("partner", json!({"import_kinds": ["lab-tests", "cases"]})).await;
+    let send = |kind: &str, body: String| {
+        app.client
+            .post(app.url(&format!("/api/v1/imports/{kind}")))
+            .bearer_auth(&lab)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+    };
+    let mut fever = declaration(38.5, "420102");
+    fever["symptoms"] = json!(["fever"]);
+    app.post("/api/v1/me/declarations", Some(&token), &fever).await;
+    let s: Value = app.get("/api/v1/me/status", Some(&token)).await.json().await.unwrap();
+    assert_eq!(s["color"], "yellow", "{s}");
+    // A negative test sampled after the fever clears it.
+    let test =
+        json!({"record_id": "lab-1", "id_number": id, "sampled_at": "2027-01-15T11:00:00+08:00", "result": "negative"});
+    let bad = json!({"record_id": "lab-2", "id_number": "420102199005150011", "sampled_at": "2027-01-15T11:00:00+08:00", "result": "negative"});
+    app.clock.advance(Duration::hours(2));
+    let report: Value = send("lab-tests", format!("{test}\n{bad}\n")).await.unwrap().json().await.unwrap();
+    assert_eq!(report["accepted"], 1, "{report}");
+    assert_eq!(report["rejected"][0]["field"], "id_number");
+    let s: Value = app.get("/api/v1/me/status", Some(&token)).await.json().await.unwrap();
+    assert_eq!(s["color"], "green", "{s}");
+    // A confirmed case is red, with the case record as evidence.
+    let case = json!({"record_id": "case-1", "id_number": id, "status": "confirmed", "onset_date": "2027-01-15"});
+    let report: Value = send("cases", format!("{case}\n")).await.unwrap().json().await.unwrap();
+    assert_eq!(report["accepted"], 1, "{report}");
+    let s: Value = app.get("/api/v1/me/status", Some(&token)).await.json().await.unwrap();
+    assert_eq!(s["color"], "red", "{s}");
+    assert_eq!(s["reasons"][0]["evidence"][0]["record_id"], "case-1");
+    assert_eq!(s["to_green"]["at"], Value::Null, "a case does not end by time alone");
+}
+
 /// The same end-to-end slice on PostgreSQL.
 #[tokio::test]
 async fn postgres_register_declare_and_officer_read() {

@@ -664,6 +664,86 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn lab_tests_import(&self, rows: &[LabTestRecord]) -> StoreResult<ImportOutcome> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut accepted = 0;
+        for chunk in rows.chunks(codec::INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO lab_tests (record_id, id_index, sampled_at, result) VALUES {} \
+                 ON CONFLICT (record_id) DO NOTHING",
+                codec::placeholders(chunk.len(), 4, false)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(&r.record_id).bind(&r.id_index).bind(micros(r.sampled_at)).bind(r.result.as_str());
+            }
+            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+    }
+
+    async fn lab_tests_for(&self, id_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<LabTestRecord>> {
+        let rows = sqlx::query(
+            "SELECT record_id, id_index, sampled_at, result FROM lab_tests \
+             WHERE id_index = ? AND sampled_at >= ? ORDER BY sampled_at, record_id",
+        )
+        .bind(id_index)
+        .bind(micros(since))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LabTestRecord {
+                    record_id: r.try_get("record_id").map_err(db_err)?,
+                    id_index: r.try_get("id_index").map_err(db_err)?,
+                    sampled_at: time(r.try_get("sampled_at").map_err(db_err)?)?,
+                    result: codec::test_result(&r.try_get::<String, _>("result").map_err(db_err)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn cases_import(&self, rows: &[CaseStatusRecord]) -> StoreResult<ImportOutcome> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut accepted = 0;
+        for chunk in rows.chunks(codec::INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO case_statuses (record_id, id_index, status, at) VALUES {} \
+                 ON CONFLICT (record_id) DO NOTHING",
+                codec::placeholders(chunk.len(), 4, false)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q.bind(&r.record_id).bind(&r.id_index).bind(r.status.as_str()).bind(micros(r.at));
+            }
+            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+    }
+
+    async fn cases_for(&self, id_index: &[u8]) -> StoreResult<Vec<CaseStatusRecord>> {
+        let rows = sqlx::query(
+            "SELECT record_id, id_index, status, at FROM case_statuses WHERE id_index = ? ORDER BY at, record_id",
+        )
+        .bind(id_index)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseStatusRecord {
+                    record_id: r.try_get("record_id").map_err(db_err)?,
+                    id_index: r.try_get("id_index").map_err(db_err)?,
+                    status: codec::case_status(&r.try_get::<String, _>("status").map_err(db_err)?)?,
+                    at: time(r.try_get("at").map_err(db_err)?)?,
+                })
+            })
+            .collect()
+    }
+
     async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         let seq = insert_audit(&mut tx, entry).await?;

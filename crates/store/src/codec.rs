@@ -94,3 +94,17 @@ pub fn placeholders(rows: usize, columns: usize, numbered: bool) -> String {
     }
     out
 }
+
+pub fn test_result(s: &str) -> StoreResult<healthcode_core::rules::TestResult> {
+    healthcode_core::rules::TestResult::ALL
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| corrupt("test result", s))
+}
+
+pub fn case_status(s: &str) -> StoreResult<healthcode_core::rules::CaseStatus> {
+    healthcode_core::rules::CaseStatus::ALL
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .ok_or_else(|| corrupt("case status", s))
+}

@@ -32,6 +32,7 @@ macro_rules! store_conformance_tests {
             stays_import_once_and_are_found_by_phone,
             people_who_stayed_in_a_region_are_found,
             region_risk_periods_import_once,
+            lab_tests_and_case_statuses_import_once_by_id_number,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -497,4 +498,42 @@ pub async fn region_risk_periods_import_once(store: &dyn Store) {
     assert_eq!(store.region_risk_import(&rows[..1]).await.unwrap(), ImportOutcome { accepted: 0, duplicates: 1 });
     let all = store.region_risk_all().await.unwrap();
     assert_eq!(all, vec![rows[2].clone(), rows[1].clone(), rows[0].clone()]);
+}
+
+pub async fn lab_tests_and_case_statuses_import_once_by_id_number(store: &dyn Store) {
+    use healthcode_core::rules::{CaseStatus, TestResult};
+    let me = index("id");
+    let other = index("id");
+    let tests = vec![
+        LabTestRecord {
+            record_id: "lab-2".into(),
+            id_index: me.clone(),
+            sampled_at: at(200),
+            result: TestResult::Negative,
+        },
+        LabTestRecord {
+            record_id: "lab-1".into(),
+            id_index: me.clone(),
+            sampled_at: at(100),
+            result: TestResult::Positive,
+        },
+        LabTestRecord {
+            record_id: "lab-3".into(),
+            id_index: other.clone(),
+            sampled_at: at(100),
+            result: TestResult::Negative,
+        },
+    ];
+    assert_eq!(store.lab_tests_import(&tests).await.unwrap(), ImportOutcome { accepted: 3, duplicates: 0 });
+    assert_eq!(store.lab_tests_import(&tests[..2]).await.unwrap(), ImportOutcome { accepted: 0, duplicates: 2 });
+    assert_eq!(store.lab_tests_for(&me, at(0)).await.unwrap(), vec![tests[1].clone(), tests[0].clone()]);
+    assert_eq!(store.lab_tests_for(&me, at(150)).await.unwrap(), vec![tests[0].clone()]);
+    let cases = vec![
+        CaseStatusRecord { record_id: "c-1".into(), id_index: me.clone(), status: CaseStatus::Confirmed, at: at(100) },
+        CaseStatusRecord { record_id: "c-2".into(), id_index: me.clone(), status: CaseStatus::Recovered, at: at(900) },
+    ];
+    assert_eq!(store.cases_import(&cases).await.unwrap(), ImportOutcome { accepted: 2, duplicates: 0 });
+    assert_eq!(store.cases_import(&cases).await.unwrap(), ImportOutcome { accepted: 0, duplicates: 2 });
+    assert_eq!(store.cases_for(&me).await.unwrap(), cases);
+    assert_eq!(store.cases_for(&other).await.unwrap(), vec![]);
 }

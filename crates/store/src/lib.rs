@@ -172,6 +172,24 @@ pub struct RegionRiskRecord {
     pub effective_to: Option<DateTime<Utc>>,
 }
 
+/// A lab test result (核酸检测), keyed by the ID number's blind index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabTestRecord {
+    pub record_id: String,
+    pub id_index: Vec<u8>,
+    pub sampled_at: DateTime<Utc>,
+    pub result: healthcode_core::rules::TestResult,
+}
+
+/// A case status set by health officials, in force from `at` until the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseStatusRecord {
+    pub record_id: String,
+    pub id_index: Vec<u8>,
+    pub status: healthcode_core::rules::CaseStatus,
+    pub at: DateTime<Utc>,
+}
+
 /// What a batch import wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportOutcome {
@@ -274,6 +292,15 @@ pub trait Store: Send + Sync + 'static {
     async fn region_risk_import(&self, rows: &[RegionRiskRecord]) -> StoreResult<ImportOutcome>;
     /// Every region risk period, ordered by region and start (a small table, cached by callers).
     async fn region_risk_all(&self) -> StoreResult<Vec<RegionRiskRecord>>;
+
+    /// Stores lab tests in one transaction (same duplicate rule).
+    async fn lab_tests_import(&self, rows: &[LabTestRecord]) -> StoreResult<ImportOutcome>;
+    /// Lab tests of one person (by ID-number blind index) sampled at or after `since`, oldest first.
+    async fn lab_tests_for(&self, id_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<LabTestRecord>>;
+    /// Stores case statuses in one transaction (same duplicate rule).
+    async fn cases_import(&self, rows: &[CaseStatusRecord]) -> StoreResult<ImportOutcome>;
+    /// Every case status of one person, oldest first.
+    async fn cases_for(&self, id_index: &[u8]) -> StoreResult<Vec<CaseStatusRecord>>;
 
     // --- audit ---
     async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64>;

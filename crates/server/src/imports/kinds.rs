@@ -2,26 +2,34 @@
 
 use std::collections::HashMap;
 
-use healthcode_core::{Coded, Phone, RegionCode, RiskLevel};
-use healthcode_store::{ImportOutcome, RegionRiskRecord, StayRecord, Store, StoreResult};
+use chrono::{Duration, NaiveDate};
+use healthcode_core::rules::{CaseStatus, TestResult};
+use healthcode_core::{Coded, IdNumber, Phone, RegionCode, RiskLevel, local_day, local_time};
+use healthcode_store::{
+    CaseStatusRecord, ImportOutcome, LabTestRecord, RegionRiskRecord, StayRecord, Store, StoreResult,
+};
 
 use super::fields::{self, FieldError, err};
 use super::{FileError, ImportContext, RawRow};
-use crate::identity::phone_index;
+use crate::identity::{ID_NUMBER_DOMAIN, phone_index};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     TelecomStays,
     RegionRisk,
+    LabTests,
+    Cases,
 }
 
 impl Kind {
-    /// The kinds this server imports so far; the others of API.md (trips, lab-tests,
-    /// vaccinations, cases, visits) answer `import_kind_unsupported`.
+    /// The kinds this server imports so far; the others of API.md (trips, vaccinations,
+    /// visits) answer `import_kind_unsupported`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "telecom-stays" => Some(Self::TelecomStays),
             "region-risk" => Some(Self::RegionRisk),
+            "lab-tests" => Some(Self::LabTests),
+            "cases" => Some(Self::Cases),
             _ => None,
         }
     }
@@ -30,6 +38,8 @@ impl Kind {
         match self {
             Self::TelecomStays => "telecom-stays",
             Self::RegionRisk => "region-risk",
+            Self::LabTests => "lab-tests",
+            Self::Cases => "cases",
         }
     }
 
@@ -38,6 +48,8 @@ impl Kind {
         match self {
             Self::TelecomStays => (&["record_id", "phone", "region", "start", "end"], &[]),
             Self::RegionRisk => (&["record_id", "region", "level", "effective_from"], &["effective_to"]),
+            Self::LabTests => (&["record_id", "id_number", "sampled_at", "result"], &[]),
+            Self::Cases => (&["record_id", "id_number", "status"], &["onset_date", "sampled_at"]),
         }
     }
 }
@@ -69,6 +81,15 @@ pub fn check_header(kind: Kind, header: &[String]) -> Result<(), FileError> {
 pub enum Row {
     Stay(StayRecord),
     RegionRisk(RegionRiskRecord),
+    LabTest(LabTestRecord),
+    Case(CaseStatusRecord),
+}
+
+/// The blind index of a row's ID number, the key labs and health officials have.
+fn id_index(row: &HashMap<String, String>, ctx: &ImportContext<'_>) -> Result<Vec<u8>, FieldError> {
+    let v = fields::required(row, "id_number")?;
+    let id = IdNumber::parse(v, local_day(ctx.now)).map_err(|e| err("id_number", e.code(), e.to_string()))?;
+    Ok(ctx.vault.blind_index(ID_NUMBER_DOMAIN, id.expose()))
 }
 
 fn region(row: &HashMap<String, String>, field: &str, ctx: &ImportContext<'_>) -> Result<RegionCode, FieldError> {
@@ -116,6 +137,46 @@ pub fn parse(ctx: &ImportContext<'_>, kind: Kind, raw: &RawRow) -> Result<Row, F
             }
             Ok(Row::RegionRisk(RegionRiskRecord { record_id, region, level, effective_from, effective_to }))
         }
+        Kind::LabTests => {
+            let id_index = id_index(row, ctx)?;
+            let sampled_at = fields::time(row, "sampled_at")?;
+            let result = match fields::required(row, "result")? {
+                "negative" => TestResult::Negative,
+                "positive" => TestResult::Positive,
+                other => return Err(err("result", "result_unknown", format!("{other:?} is not negative or positive"))),
+            };
+            if sampled_at > ctx.now + Duration::minutes(5) {
+                return Err(err("sampled_at", "time_in_future", "sampled in the future"));
+            }
+            Ok(Row::LabTest(LabTestRecord { record_id, id_index, sampled_at, result }))
+        }
+        Kind::Cases => {
+            let id_index = id_index(row, ctx)?;
+            let status = match fields::required(row, "status")? {
+                "confirmed" => CaseStatus::Confirmed,
+                "suspected" => CaseStatus::Suspected,
+                "recovered" => CaseStatus::Recovered,
+                other => {
+                    return Err(err(
+                        "status",
+                        "status_unknown",
+                        format!("{other:?} is not confirmed, suspected or recovered"),
+                    ));
+                }
+            };
+            // In force from the sample, else the onset day (local midnight), else the import.
+            let at = match (fields::optional_time(row, "sampled_at")?, fields::optional(row, "onset_date")) {
+                (Some(t), _) => t,
+                (None, Some(d)) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .and_then(|t| t.and_local_timezone(local_time::offset()).single())
+                    .map(|t| t.to_utc())
+                    .ok_or_else(|| err("onset_date", "date_format", format!("{d:?} is not a date (YYYY-MM-DD)")))?,
+                (None, None) => ctx.now,
+            };
+            Ok(Row::Case(CaseStatusRecord { record_id, id_index, status, at }))
+        }
     }
 }
 
@@ -124,6 +185,8 @@ pub fn parse(ctx: &ImportContext<'_>, kind: Kind, raw: &RawRow) -> Result<Row, F
 pub struct Batch {
     stays: Vec<StayRecord>,
     risks: Vec<RegionRiskRecord>,
+    tests: Vec<LabTestRecord>,
+    cases: Vec<CaseStatusRecord>,
 }
 
 impl Batch {
@@ -131,11 +194,13 @@ impl Batch {
         match row {
             Row::Stay(s) => self.stays.push(s),
             Row::RegionRisk(r) => self.risks.push(r),
+            Row::LabTest(t) => self.tests.push(t),
+            Row::Case(c) => self.cases.push(c),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.stays.len() + self.risks.len()
+        self.stays.len() + self.risks.len() + self.tests.len() + self.cases.len()
     }
 
     /// Writes and empties the batch.
@@ -152,6 +217,18 @@ impl Batch {
             total.accepted += o.accepted;
             total.duplicates += o.duplicates;
             self.risks.clear();
+        }
+        if !self.tests.is_empty() {
+            let o = store.lab_tests_import(&self.tests).await?;
+            total.accepted += o.accepted;
+            total.duplicates += o.duplicates;
+            self.tests.clear();
+        }
+        if !self.cases.is_empty() {
+            let o = store.cases_import(&self.cases).await?;
+            total.accepted += o.accepted;
+            total.duplicates += o.duplicates;
+            self.cases.clear();
         }
         Ok(total)
     }

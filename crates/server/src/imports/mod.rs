@@ -117,6 +117,8 @@ pub struct ImportContext<'a> {
     pub vault: &'a Vault,
     /// `Some`: only rows about regions under these are accepted (an officer's scope).
     pub regions: Option<&'a [healthcode_core::RegionCode]>,
+    /// The time of the import: bounds ID numbers' birth dates, dates case statuses without one.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// Reads all rows of `input` and imports them; `progress` is told the rows read so far.

@@ -39,7 +39,8 @@ pub async fn import_kind(
             "send text/csv or application/x-ndjson",
         )
     })?;
-    let ctx = ImportContext { store: app.store.as_ref(), vault: &app.vault, regions: scope.as_deref() };
+    let ctx =
+        ImportContext { store: app.store.as_ref(), vault: &app.vault, regions: scope.as_deref(), now: app.clock.now() };
     let report = import(&ctx, kind, format, &body[..], |_| {}).await.map_err(|e| match e {
         crate::imports::FileError::Store(msg) => {
             tracing::error!(error = %msg, "import failed in the store");
