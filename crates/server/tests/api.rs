@@ -770,9 +770,20 @@ async fn a_region_turning_high_risk_recolors_exactly_the_people_who_stayed_there
     let status: Value = app.get("/api/v1/me/status", Some(&long_stay)).await.json().await.unwrap();
     assert_eq!(status["color"], "green", "no region is at risk yet: {status}");
 
-    let risk = "record_id,region,level,effective_from\nnhc-1,420106,high,2027-01-12 00:00:00\n";
-    let report: Value = send(&officer, "region-risk", risk).await.unwrap().json().await.unwrap();
-    assert_eq!(report["accepted"], 1);
+    let risk = json!({"level": "high", "effective_from": "2027-01-12T00:00:00+08:00"});
+    let r =
+        app.client.put(app.url("/api/v1/regions/420106/risk")).bearer_auth(&officer).json(&risk).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r =
+        app.client.put(app.url("/api/v1/regions/110101/risk")).bearer_auth(&officer).json(&risk).send().await.unwrap();
+    assert_problem(r, StatusCode::FORBIDDEN, "out_of_scope", Some("region")).await;
+    let r =
+        app.client.put(app.url("/api/v1/regions/420106/risk")).bearer_auth(&partner).json(&risk).send().await.unwrap();
+    assert_problem(r, StatusCode::FORBIDDEN, "forbidden", None).await;
+    let bad = json!({"level": "extreme", "effective_from": "2027-01-12T00:00:00+08:00"});
+    let r =
+        app.client.put(app.url("/api/v1/regions/420106/risk")).bearer_auth(&officer).json(&bad).send().await.unwrap();
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("level")).await;
 
     let status: Value = app.get("/api/v1/me/status", Some(&long_stay)).await.json().await.unwrap();
     assert_eq!(status["color"], "red", "{status}");

@@ -686,6 +686,33 @@ impl Store for PostgresStore {
         Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
     }
 
+    async fn region_risk_set(&self, r: &RegionRiskRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "UPDATE region_risk SET effective_to = $1 \
+             WHERE region = $2 AND effective_to IS NULL AND effective_from < $3",
+        )
+        .bind(r.effective_from)
+        .bind(r.region.to_string())
+        .bind(r.effective_from)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO region_risk (record_id, region, level, effective_from, effective_to) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&r.record_id)
+        .bind(r.region.to_string())
+        .bind(codec::risk_level_to_text(r.level))
+        .bind(r.effective_from)
+        .bind(r.effective_to)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
     async fn region_risk_all(&self) -> StoreResult<Vec<RegionRiskRecord>> {
         let rows = sqlx::query(
             "SELECT record_id, region, level, effective_from, effective_to FROM region_risk \

@@ -643,6 +643,33 @@ impl Store for SqliteStore {
         Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
     }
 
+    async fn region_risk_set(&self, r: &RegionRiskRecord) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "UPDATE region_risk SET effective_to = ? \
+             WHERE region = ? AND effective_to IS NULL AND effective_from < ?",
+        )
+        .bind(micros(r.effective_from))
+        .bind(r.region.to_string())
+        .bind(micros(r.effective_from))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO region_risk (record_id, region, level, effective_from, effective_to) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&r.record_id)
+        .bind(r.region.to_string())
+        .bind(codec::risk_level_to_text(r.level))
+        .bind(micros(r.effective_from))
+        .bind(r.effective_to.map(micros))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
     async fn region_risk_all(&self) -> StoreResult<Vec<RegionRiskRecord>> {
         let rows = sqlx::query(
             "SELECT record_id, region, level, effective_from, effective_to FROM region_risk \

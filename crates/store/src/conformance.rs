@@ -498,6 +498,21 @@ pub async fn region_risk_periods_import_once(store: &dyn Store) {
     assert_eq!(store.region_risk_import(&rows[..1]).await.unwrap(), ImportOutcome { accepted: 0, duplicates: 1 });
     let all = store.region_risk_all().await.unwrap();
     assert_eq!(all, vec![rows[2].clone(), rows[1].clone(), rows[0].clone()]);
+    // An officer lowers 420106 to medium at t=9000: the open high period ends then.
+    let lowered = RegionRiskRecord {
+        record_id: "officer-1".into(),
+        region: region("420106"),
+        level: RiskLevel::Medium,
+        effective_from: at(9000),
+        effective_to: None,
+    };
+    store.region_risk_set(&lowered).await.unwrap();
+    let all = store.region_risk_all().await.unwrap();
+    let wuchang: Vec<_> = all.iter().filter(|r| r.region == region("420106")).collect();
+    assert_eq!(wuchang.len(), 3);
+    assert_eq!(wuchang[1].effective_to, Some(at(9000)), "the high period ends when the new level starts");
+    assert_eq!(wuchang[2], &lowered);
+    assert_eq!(all.iter().find(|r| r.record_id == "nhc-3").unwrap().effective_to, None, "other regions untouched");
 }
 
 pub async fn lab_tests_and_case_statuses_import_once_by_id_number(store: &dyn Store) {

@@ -290,6 +290,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<SubjectId>>;
     /// Stores region risk periods in one transaction (same duplicate rule).
     async fn region_risk_import(&self, rows: &[RegionRiskRecord]) -> StoreResult<ImportOutcome>;
+    /// Sets a region's level from `record.effective_from` on: the region's open periods that
+    /// began earlier end then, and the new one is stored, in one transaction.
+    async fn region_risk_set(&self, record: &RegionRiskRecord) -> StoreResult<()>;
     /// Every region risk period, ordered by region and start (a small table, cached by callers).
     async fn region_risk_all(&self) -> StoreResult<Vec<RegionRiskRecord>>;
 

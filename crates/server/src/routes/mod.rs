@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::state::AppState;
 
@@ -12,6 +12,7 @@ pub mod code;
 pub mod declarations;
 pub mod imports;
 pub mod persons;
+pub mod regions;
 pub mod staff;
 pub mod status;
 pub mod system;
@@ -45,6 +46,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/imports/{kind}"),
     ("get", "/api/v1/me/status"),
     ("get", "/api/v1/rules"),
+    ("put", "/api/v1/regions/{code}/risk"),
     ("post", "/api/v1/staff"),
     ("get", "/api/v1/audit"),
 ];
@@ -80,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/me/status", get(status::status))
         .route("/api/v1/rules", get(status::rules))
+        .route("/api/v1/regions/{code}/risk", put(regions::set_risk))
         .route("/api/v1/staff", post(staff::create))
         .route("/api/v1/audit", get(audit::audit_log))
         .fallback(crate::http::not_found)
