@@ -193,6 +193,7 @@ const OFFICER_SCOPE: &str = "EXISTS (SELECT 1 FROM staff s JOIN staff_regions r 
 enum PersonKey<'a> {
     Subject(&'a SubjectId),
     Phone(&'a [u8]),
+    IdIndex(&'a [u8]),
 }
 
 fn otp_state_from_row(r: &PgRow) -> StoreResult<OtpState> {
@@ -236,12 +237,13 @@ impl PostgresStore {
         let key_column = match key {
             PersonKey::Subject(_) => "p.subject_id",
             PersonKey::Phone(_) => "p.phone_index",
+            PersonKey::IdIndex(_) => "p.id_index",
         };
         let sql = format!("SELECT {PERSON_COLUMNS} FROM persons p WHERE {key_column} = $1");
         let q = sqlx::query(&sql);
         let q = match key {
             PersonKey::Subject(s) => q.bind(s.as_str()),
-            PersonKey::Phone(p) => q.bind(p),
+            PersonKey::Phone(p) | PersonKey::IdIndex(p) => q.bind(p),
         };
         let row = q.fetch_optional(&self.pool).await.map_err(db_err)?;
         row.as_ref().map(person_from_row).transpose()
@@ -401,6 +403,10 @@ impl Store for PostgresStore {
 
     async fn person_by_phone(&self, phone_index: &[u8]) -> StoreResult<Option<PersonRecord>> {
         self.person_where(PersonKey::Phone(phone_index)).await
+    }
+
+    async fn person_by_id_index(&self, id_index: &[u8]) -> StoreResult<Option<PersonRecord>> {
+        self.person_where(PersonKey::IdIndex(id_index)).await
     }
 
     async fn dependents(&self, guardian: &SubjectId) -> StoreResult<Vec<PersonRecord>> {
@@ -809,6 +815,120 @@ impl Store for PostgresStore {
                     id_index: r.try_get("id_index").map_err(db_err)?,
                     status: codec::case_status(&r.try_get::<String, _>("status").map_err(db_err)?)?,
                     at: r.try_get("at").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn decision_save(&self, d: &DecisionRecord) -> StoreResult<Option<ColorChange>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let previous: Option<String> = sqlx::query("SELECT color FROM decisions WHERE subject_id = $1 FOR UPDATE")
+            .bind(d.subject_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO decisions (subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subject_id) DO UPDATE SET \
+             color = excluded.color, since = excluded.since, rule_set_version = excluded.rule_set_version, \
+             next_review_at = excluded.next_review_at, evaluated_at = excluded.evaluated_at, record = excluded.record",
+        )
+        .bind(d.subject_id.as_str())
+        .bind(d.color.as_str())
+        .bind(d.since)
+        .bind(&d.rule_set_version)
+        .bind(d.next_review_at)
+        .bind(d.evaluated_at)
+        .bind(d.record.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let from = previous.as_deref().map(codec::color).transpose()?;
+        let change = (from != Some(d.color)).then(|| ColorChange {
+            at: d.evaluated_at,
+            from,
+            to: d.color,
+            rule_set_version: d.rule_set_version.clone(),
+        });
+        if let Some(c) = &change {
+            sqlx::query(
+                "INSERT INTO color_changes (subject_id, at, from_color, to_color, rule_set_version) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(d.subject_id.as_str())
+            .bind(c.at)
+            .bind(c.from.map(|f| f.as_str()))
+            .bind(c.to.as_str())
+            .bind(&c.rule_set_version)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(change)
+    }
+
+    async fn decision_get(&self, subject_id: &SubjectId) -> StoreResult<Option<DecisionRecord>> {
+        let row = sqlx::query(
+            "SELECT subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record \
+             FROM decisions WHERE subject_id = $1",
+        )
+        .bind(subject_id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(DecisionRecord {
+                subject_id: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
+                color: codec::color(&r.try_get::<String, _>("color").map_err(db_err)?)?,
+                since: r.try_get("since").map_err(db_err)?,
+                rule_set_version: r.try_get("rule_set_version").map_err(db_err)?,
+                next_review_at: r.try_get("next_review_at").map_err(db_err)?,
+                evaluated_at: r.try_get("evaluated_at").map_err(db_err)?,
+                record: r.try_get::<serde_json::Value, _>("record").map_err(db_err)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn decisions_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SubjectId>> {
+        let rows = sqlx::query(
+            "SELECT subject_id FROM decisions WHERE next_review_at IS NOT NULL AND next_review_at <= $1 \
+             ORDER BY next_review_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
+    }
+
+    async fn color_history(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<ColorChange>> {
+        let rows = sqlx::query(
+            "SELECT at, from_color, to_color, rule_set_version FROM color_changes WHERE subject_id = $1 \
+             ORDER BY id DESC LIMIT $2",
+        )
+        .bind(subject_id.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ColorChange {
+                    at: r.try_get("at").map_err(db_err)?,
+                    from: r
+                        .try_get::<Option<String>, _>("from_color")
+                        .map_err(db_err)?
+                        .as_deref()
+                        .map(codec::color)
+                        .transpose()?,
+                    to: codec::color(&r.try_get::<String, _>("to_color").map_err(db_err)?)?,
+                    rule_set_version: r.try_get("rule_set_version").map_err(db_err)?,
                 })
             })
             .collect()

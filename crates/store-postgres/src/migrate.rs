@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "identity", include_str!("../migrations/0001_identity.sql")),
     (2, "facts", include_str!("../migrations/0002_facts.sql")),
     (3, "tests_cases", include_str!("../migrations/0003_tests_cases.sql")),
+    (4, "decisions", include_str!("../migrations/0004_decisions.sql")),
 ];
 
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -108,3 +108,7 @@ pub fn case_status(s: &str) -> StoreResult<healthcode_core::rules::CaseStatus> {
         .find(|r| r.as_str() == s)
         .ok_or_else(|| corrupt("case status", s))
 }
+
+pub fn color(s: &str) -> StoreResult<healthcode_core::Color> {
+    healthcode_core::Color::parse(s).ok_or_else(|| corrupt("color", s))
+}

@@ -33,6 +33,7 @@ macro_rules! store_conformance_tests {
             people_who_stayed_in_a_region_are_found,
             region_risk_periods_import_once,
             lab_tests_and_case_statuses_import_once_by_id_number,
+            decisions_keep_the_last_record_and_a_history_of_changes,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -551,4 +552,32 @@ pub async fn lab_tests_and_case_statuses_import_once_by_id_number(store: &dyn St
     assert_eq!(store.cases_import(&cases).await.unwrap(), ImportOutcome { accepted: 0, duplicates: 2 });
     assert_eq!(store.cases_for(&me).await.unwrap(), cases);
     assert_eq!(store.cases_for(&other).await.unwrap(), vec![]);
+}
+
+pub async fn decisions_keep_the_last_record_and_a_history_of_changes(store: &dyn Store) {
+    use healthcode_core::Color;
+    let p = person("420102");
+    store.person_insert(&p).await.unwrap();
+    assert_eq!(store.person_by_id_index(&p.id_index).await.unwrap().as_ref(), Some(&p));
+    assert_eq!(store.decision_get(&p.subject_id).await.unwrap(), None);
+    let decision = |color: Color, secs: i64, review: Option<i64>| DecisionRecord {
+        subject_id: p.subject_id.clone(),
+        color,
+        since: at(secs),
+        rule_set_version: "v1".into(),
+        next_review_at: review.map(at),
+        evaluated_at: at(secs),
+        record: serde_json::json!({"color": color.as_str(), "reasons": [{"rule_id": "r", "evidence": [{"record_id": "x"}]}]}),
+    };
+    let first = store.decision_save(&decision(Color::Green, 10, None)).await.unwrap();
+    assert_eq!(first, Some(ColorChange { at: at(10), from: None, to: Color::Green, rule_set_version: "v1".into() }));
+    assert_eq!(store.decision_save(&decision(Color::Green, 20, None)).await.unwrap(), None, "same color: no change");
+    let red = decision(Color::Red, 30, Some(500));
+    let change = store.decision_save(&red).await.unwrap().unwrap();
+    assert_eq!((change.from, change.to), (Some(Color::Green), Color::Red));
+    assert_eq!(store.decision_get(&p.subject_id).await.unwrap(), Some(red.clone()), "the record is kept exactly");
+    assert_eq!(store.decisions_due(at(499), 10).await.unwrap(), vec![]);
+    assert_eq!(store.decisions_due(at(500), 10).await.unwrap(), vec![p.subject_id.clone()]);
+    let history = store.color_history(&p.subject_id, 10).await.unwrap();
+    assert_eq!(history.iter().map(|c| c.to).collect::<Vec<_>>(), [Color::Red, Color::Green]);
 }

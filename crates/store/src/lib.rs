@@ -190,6 +190,29 @@ pub struct CaseStatusRecord {
     pub at: DateTime<Utc>,
 }
 
+/// The last decision about a person's color, as stored (R9, R12): the full record, and the
+/// fields the scheduler and history need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRecord {
+    pub subject_id: SubjectId,
+    pub color: healthcode_core::Color,
+    pub since: DateTime<Utc>,
+    pub rule_set_version: String,
+    pub next_review_at: Option<DateTime<Utc>>,
+    pub evaluated_at: DateTime<Utc>,
+    /// The decision exactly as the engine gave it (reasons, evidence, way back to green).
+    pub record: serde_json::Value,
+}
+
+/// One change of a person's color.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColorChange {
+    pub at: DateTime<Utc>,
+    pub from: Option<healthcode_core::Color>,
+    pub to: healthcode_core::Color,
+    pub rule_set_version: String,
+}
+
 /// What a batch import wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportOutcome {
@@ -304,6 +327,18 @@ pub trait Store: Send + Sync + 'static {
     async fn cases_import(&self, rows: &[CaseStatusRecord]) -> StoreResult<ImportOutcome>;
     /// Every case status of one person, oldest first.
     async fn cases_for(&self, id_index: &[u8]) -> StoreResult<Vec<CaseStatusRecord>>;
+
+    // --- decisions ---
+    /// Stores a decision; when the color differs from the stored one (or there was none),
+    /// appends a color change in the same transaction and returns it.
+    async fn decision_save(&self, decision: &DecisionRecord) -> StoreResult<Option<ColorChange>>;
+    async fn decision_get(&self, subject_id: &SubjectId) -> StoreResult<Option<DecisionRecord>>;
+    /// People whose decision is due for review at `now`, soonest first.
+    async fn decisions_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SubjectId>>;
+    /// Color changes of a person, newest first.
+    async fn color_history(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<ColorChange>>;
+    /// The registered person with this ID-number blind index.
+    async fn person_by_id_index(&self, id_index: &[u8]) -> StoreResult<Option<PersonRecord>>;
 
     // --- audit ---
     async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64>;
