@@ -21,6 +21,7 @@ pub mod identity;
 pub mod imports;
 pub mod metrics;
 pub mod otp_sender;
+pub mod recolor;
 pub mod risk;
 pub mod routes;
 pub mod settings;
@@ -31,11 +32,19 @@ pub use routes::router;
 pub use settings::{OtpSenderKind, Settings};
 pub use state::AppState;
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
+/// Serves until `shutdown` completes, then finishes the requests in flight. The review
+/// scheduler runs alongside and stops with it.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    recolor::spawn_scheduler(state.clone(), state.settings.review_interval, stop_rx);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await
 }

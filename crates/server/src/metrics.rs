@@ -31,6 +31,7 @@ pub struct Metrics {
     pub logins: Counter,
     pub registrations: Counter,
     pub declarations: Counter,
+    pub color_changes: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -47,13 +48,15 @@ impl Metrics {
         let logins = Counter::default();
         let registrations = Counter::default();
         let declarations = Counter::default();
+        let color_changes = Counter::default();
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("otp_sent", "One-time passwords sent", otp_sent.clone());
         registry.register("logins", "Successful citizen logins", logins.clone());
         registry.register("registrations", "Persons and dependents registered", registrations.clone());
         registry.register("declarations", "Daily declarations recorded", declarations.clone());
-        Self { registry, requests, latency, otp_sent, logins, registrations, declarations }
+        registry.register("color_changes", "Color changes stored", color_changes.clone());
+        Self { registry, requests, latency, otp_sent, logins, registrations, declarations, color_changes }
     }
 
     /// The text exposition format.

@@ -39,6 +39,8 @@ pub struct Settings {
     pub trust_list_validity: Duration,
     /// The rule set in force (the shipped default unless a deployment publishes its own).
     pub rules: Arc<RuleSet>,
+    /// How often the scheduler looks for decisions due for review.
+    pub review_interval: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             paper_ttl: Duration::days(365),
             trust_list_validity: Duration::days(7),
             rules: Arc::new(RuleSet::default_rules()),
+            review_interval: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Inner {
     pub keys: Arc<Keyring>,
     /// The published rule set in force.
     pub rules: Arc<RuleSet>,
+    /// Color changes, for whoever subscribes.
+    pub events: tokio::sync::broadcast::Sender<crate::recolor::ColorEvent>,
     pub otp_sender: Arc<dyn OtpSender>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
@@ -64,6 +66,7 @@ impl AppState {
             vault,
             keys,
             rules: settings.rules.clone(),
+            events: tokio::sync::broadcast::channel(1024).0,
             otp_sender,
             clock,
             settings,

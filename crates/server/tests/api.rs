@@ -883,6 +883,48 @@ async fn lab_results_and_case_statuses_change_colors_by_id_number() {
     assert_eq!(s["to_green"]["at"], Value::Null, "a case does not end by time alone");
 }
 
+#[tokio::test]
+async fn color_changes_are_stored_within_seconds_and_return_to_green_on_schedule() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.register("13900000001", 1).await;
+    let history: Value = app.get("/api/v1/me/color-history", Some(&token)).await.json().await.unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 1, "registration stores the first decision: {history}");
+    assert_eq!((history[0]["from"].clone(), history[0]["to"].as_str()), (Value::Null, Some("green")));
+
+    let partner = app.staff("partner", json!({"import_kinds": ["telecom-stays"]})).await;
+    let officer = app.staff("officer", json!({"regions": ["420100"]})).await;
+    let stays = "record_id,phone,region,start,end\ncm-a,13900000001,420106,2027-01-13 08:00:00,2027-01-13 13:00:00\n";
+    let r = app
+        .client
+        .post(app.url("/api/v1/imports/telecom-stays"))
+        .bearer_auth(&partner)
+        .header("content-type", "text/csv")
+        .body(stays)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let risk = json!({"level": "high", "effective_from": "2027-01-12T00:00:00+08:00"});
+    let r =
+        app.client.put(app.url("/api/v1/regions/420106/risk")).bearer_auth(&officer).json(&risk).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // The region's people are recolored in the background, without any request of theirs.
+    let history = app.eventually("/api/v1/me/color-history", &token, |h| h[0]["to"] == "red").await;
+    assert_eq!((history[0]["from"].as_str(), history[0]["to"].as_str()), (Some("green"), Some("red")), "{history}");
+
+    // They keep declaring; at the end of the window the scheduler turns them green.
+    app.clock.set("2027-01-27T04:59:59Z".parse().unwrap());
+    let token = app.login("13900000001").await;
+    app.post("/api/v1/me/declarations", Some(&token), &declaration(36.5, "420102")).await;
+    let history: Value = app.get("/api/v1/me/color-history", Some(&token)).await.json().await.unwrap();
+    assert_eq!(history[0]["to"], "red", "still red one second before: {history}");
+    app.clock.set("2027-01-27T05:00:00Z".parse().unwrap());
+    let history = app.eventually("/api/v1/me/color-history", &token, |h| h[0]["to"] == "green").await;
+    assert_eq!((history[0]["from"].as_str(), history[0]["to"].as_str()), (Some("red"), Some("green")), "{history}");
+    assert_eq!(history[0]["at"], "2027-01-27T13:00:00+08:00");
+    assert_eq!(history.as_array().unwrap().len(), 3);
+}
+
 /// The same end-to-end slice on PostgreSQL.
 #[tokio::test]
 async fn postgres_register_declare_and_officer_read() {

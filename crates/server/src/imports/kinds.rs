@@ -187,10 +187,25 @@ pub struct Batch {
     risks: Vec<RegionRiskRecord>,
     tests: Vec<LabTestRecord>,
     cases: Vec<CaseStatusRecord>,
+    /// Whose facts the written rows are about.
+    pub touched: crate::recolor::Touched,
 }
 
 impl Batch {
     pub fn push(&mut self, row: Row) {
+        let t = &mut self.touched;
+        match &row {
+            Row::Stay(s) => {
+                t.phone_indexes.insert(s.phone_index.clone());
+            }
+            Row::RegionRisk(r) => t.regions.push((r.region, r.effective_from, r.effective_to)),
+            Row::LabTest(l) => {
+                t.id_indexes.insert(l.id_index.clone());
+            }
+            Row::Case(c) => {
+                t.id_indexes.insert(c.id_index.clone());
+            }
+        }
         match row {
             Row::Stay(s) => self.stays.push(s),
             Row::RegionRisk(r) => self.risks.push(r),

@@ -59,7 +59,7 @@ pub struct Rejected {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct ImportReport {
     pub accepted: u64,
     pub duplicates: u64,
@@ -67,6 +67,9 @@ pub struct ImportReport {
     pub rejected: Vec<Rejected>,
     /// How many rows were rejected in all.
     pub rejected_total: u64,
+    /// Whose facts the accepted rows are about (to recolor them); not part of the answer.
+    #[serde(skip)]
+    pub touched: crate::recolor::Touched,
 }
 
 impl ImportReport {
@@ -192,5 +195,6 @@ pub async fn import(
     }
     report.add(batch.flush(ctx.store).await.map_err(|e| FileError::Store(e.to_string()))?);
     progress(rows);
+    report.touched = batch.touched;
     Ok(report)
 }

@@ -93,6 +93,7 @@ pub async fn declare(
     };
     let receipt = app.store.declaration_submit(&declaration).await?;
     app.metrics.declarations.inc();
+    crate::recolor::recolor(&app, &declaration.subject_id).await?;
     Ok((
         StatusCode::CREATED,
         Json(Declared {

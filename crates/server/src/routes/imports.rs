@@ -41,7 +41,7 @@ pub async fn import_kind(
     })?;
     let ctx =
         ImportContext { store: app.store.as_ref(), vault: &app.vault, regions: scope.as_deref(), now: app.clock.now() };
-    let report = import(&ctx, kind, format, &body[..], |_| {}).await.map_err(|e| match e {
+    let mut report = import(&ctx, kind, format, &body[..], |_| {}).await.map_err(|e| match e {
         crate::imports::FileError::Store(msg) => {
             tracing::error!(error = %msg, "import failed in the store");
             ApiError::internal()
@@ -72,5 +72,6 @@ pub async fn import_kind(
         rejected = report.rejected_total,
         "import"
     );
+    crate::recolor::spawn_recolor(&app, std::mem::take(&mut report.touched));
     Ok(Json(report))
 }

@@ -45,6 +45,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/.well-known/healthcode/trust-list.json"),
     ("post", "/api/v1/imports/{kind}"),
     ("get", "/api/v1/me/status"),
+    ("get", "/api/v1/me/color-history"),
     ("get", "/api/v1/rules"),
     ("put", "/api/v1/regions/{code}/risk"),
     ("post", "/api/v1/staff"),
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
             post(imports::import_kind).layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)),
         )
         .route("/api/v1/me/status", get(status::status))
+        .route("/api/v1/me/color-history", get(status::history))
         .route("/api/v1/rules", get(status::rules))
         .route("/api/v1/regions/{code}/risk", put(regions::set_risk))
         .route("/api/v1/staff", post(staff::create))

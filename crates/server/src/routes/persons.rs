@@ -142,6 +142,7 @@ pub async fn register(
     app.store.person_insert(&record).await.map_err(insert_error)?;
     app.metrics.registrations.inc();
     tracing::info!(subject_id = %record.subject_id, "person registered");
+    crate::recolor::recolor(&app, &record.subject_id).await?;
     Ok((
         StatusCode::CREATED,
         Json(Registered { subject_id: record.subject_id.to_string(), masked_name: record.masked_name }),
@@ -181,6 +182,7 @@ pub async fn register_dependent(
     app.store.person_insert(&record).await.map_err(insert_error)?;
     app.metrics.registrations.inc();
     tracing::info!(subject_id = %record.subject_id, guardian = %citizen.person.subject_id, "dependent registered");
+    crate::recolor::recolor(&app, &record.subject_id).await?;
     Ok((StatusCode::CREATED, Json(DependentView::from(&record))))
 }
 

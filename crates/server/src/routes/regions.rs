@@ -68,6 +68,9 @@ pub async fn set_risk(
         })
         .await?;
     tracing::info!(region = %region, level = ?body.level, by = caller.id(), "region risk set");
+    let touched =
+        crate::recolor::Touched { regions: vec![(region, record.effective_from, None)], ..Default::default() };
+    crate::recolor::spawn_recolor(&app, touched);
     Ok((
         StatusCode::CREATED,
         Json(RiskSet {

@@ -97,3 +97,34 @@ pub async fn status(
 pub async fn rules(State(app): State<AppState>) -> Json<PublishedRuleSet> {
     Json(app.rules.published())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    subject_id: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct ChangeView {
+    at: DateTime<FixedOffset>,
+    from: Option<Color>,
+    to: Color,
+    rule_set_version: String,
+}
+
+/// My (or my dependent's) color changes, newest first.
+pub async fn history(
+    State(app): State<AppState>,
+    citizen: Citizen,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<Vec<ChangeView>>> {
+    let subject = citizen.acting_for(&app, q.subject_id.as_deref()).await?;
+    let changes = app.store.color_history(&subject, q.limit.unwrap_or(100).min(1000)).await?;
+    Ok(Json(
+        changes
+            .into_iter()
+            .map(|c| ChangeView { at: to_local(c.at), from: c.from, to: c.to, rule_set_version: c.rule_set_version })
+            .collect(),
+    ))
+}

@@ -85,6 +85,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let settings = Settings {
         otp_sender: OtpSenderKind::Log,
         bootstrap_admin_token: Some(admin_token.clone()),
+        // Short, so that tests see scheduled reviews within a fraction of a second.
+        review_interval: std::time::Duration::from_millis(50),
         ..Settings::default()
     };
     let clock = Arc::new(ManualClock::new(start));
@@ -193,6 +195,18 @@ impl TestApp {
         let r = self.post("/api/v1/staff", Some(&self.admin_token), &body).await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
+    /// Polls `path` until `done` holds for its JSON (5 s at most); returns the last answer.
+    pub async fn eventually(&self, path: &str, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let v: Value = self.get(path, Some(token)).await.json().await.unwrap();
+            if done(&v) || start.elapsed() > std::time::Duration::from_secs(5) {
+                return v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Stops the server gracefully and waits for it.
