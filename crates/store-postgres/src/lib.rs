@@ -250,6 +250,36 @@ impl PostgresStore {
     }
 }
 
+type Insert<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+impl PostgresStore {
+    /// Inserts rows in multi-row statements in one transaction, leaving record ids already
+    /// stored as they are; `head` is `INSERT INTO table (columns…)`.
+    async fn insert_new<T: Sync>(
+        &self,
+        head: &str,
+        columns: usize,
+        rows: &[T],
+        bind: for<'q> fn(Insert<'q>, &'q T) -> Insert<'q>,
+    ) -> StoreResult<ImportOutcome> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut accepted = 0;
+        for chunk in rows.chunks(codec::INSERT_CHUNK) {
+            let sql = format!(
+                "{head} VALUES {} ON CONFLICT (record_id) DO NOTHING",
+                codec::placeholders(chunk.len(), columns, true)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = bind(q, r);
+            }
+            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
@@ -608,22 +638,13 @@ impl Store for PostgresStore {
     }
 
     async fn stays_import(&self, rows: &[StayRecord]) -> StoreResult<ImportOutcome> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let mut accepted = 0;
-        for chunk in rows.chunks(codec::INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO telecom_stays (record_id, phone_index, region, start_at, end_at) VALUES {} \
-                 ON CONFLICT (record_id) DO NOTHING",
-                codec::placeholders(chunk.len(), 5, true)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(&r.record_id).bind(&r.phone_index).bind(r.region.to_string()).bind(r.start).bind(r.end);
-            }
-            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+        self.insert_new(
+            "INSERT INTO telecom_stays (record_id, phone_index, region, start_at, end_at)",
+            5,
+            rows,
+            |q, r| q.bind(&r.record_id).bind(&r.phone_index).bind(r.region.to_string()).bind(r.start).bind(r.end),
+        )
+        .await
     }
 
     async fn stays_for(&self, phone_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<StayRecord>> {
@@ -669,27 +690,19 @@ impl Store for PostgresStore {
     }
 
     async fn region_risk_import(&self, rows: &[RegionRiskRecord]) -> StoreResult<ImportOutcome> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let mut accepted = 0;
-        for chunk in rows.chunks(codec::INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO region_risk (record_id, region, level, effective_from, effective_to) VALUES {} \
-                 ON CONFLICT (record_id) DO NOTHING",
-                codec::placeholders(chunk.len(), 5, true)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(&r.record_id)
+        self.insert_new(
+            "INSERT INTO region_risk (record_id, region, level, effective_from, effective_to)",
+            5,
+            rows,
+            |q, r| {
+                q.bind(&r.record_id)
                     .bind(r.region.to_string())
                     .bind(codec::risk_level_to_text(r.level))
                     .bind(r.effective_from)
-                    .bind(r.effective_to);
-            }
-            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+                    .bind(r.effective_to)
+            },
+        )
+        .await
     }
 
     async fn region_risk_set(&self, r: &RegionRiskRecord) -> StoreResult<()> {
@@ -741,22 +754,10 @@ impl Store for PostgresStore {
     }
 
     async fn lab_tests_import(&self, rows: &[LabTestRecord]) -> StoreResult<ImportOutcome> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let mut accepted = 0;
-        for chunk in rows.chunks(codec::INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO lab_tests (record_id, id_index, sampled_at, result) VALUES {} \
-                 ON CONFLICT (record_id) DO NOTHING",
-                codec::placeholders(chunk.len(), 4, true)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(&r.record_id).bind(&r.id_index).bind(r.sampled_at).bind(r.result.as_str());
-            }
-            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+        self.insert_new("INSERT INTO lab_tests (record_id, id_index, sampled_at, result)", 4, rows, |q, r| {
+            q.bind(&r.record_id).bind(&r.id_index).bind(r.sampled_at).bind(r.result.as_str())
+        })
+        .await
     }
 
     async fn lab_tests_for(&self, id_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<LabTestRecord>> {
@@ -782,22 +783,10 @@ impl Store for PostgresStore {
     }
 
     async fn cases_import(&self, rows: &[CaseStatusRecord]) -> StoreResult<ImportOutcome> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let mut accepted = 0;
-        for chunk in rows.chunks(codec::INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO case_statuses (record_id, id_index, status, at) VALUES {} \
-                 ON CONFLICT (record_id) DO NOTHING",
-                codec::placeholders(chunk.len(), 4, true)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(&r.record_id).bind(&r.id_index).bind(r.status.as_str()).bind(r.at);
-            }
-            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+        self.insert_new("INSERT INTO case_statuses (record_id, id_index, status, at)", 4, rows, |q, r| {
+            q.bind(&r.record_id).bind(&r.id_index).bind(r.status.as_str()).bind(r.at)
+        })
+        .await
     }
 
     async fn cases_for(&self, id_index: &[u8]) -> StoreResult<Vec<CaseStatusRecord>> {

@@ -227,6 +227,36 @@ impl SqliteStore {
     }
 }
 
+type Insert<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+impl SqliteStore {
+    /// Inserts rows in multi-row statements in one transaction, leaving record ids already
+    /// stored as they are; `head` is `INSERT INTO table (columns…)`.
+    async fn insert_new<T: Sync>(
+        &self,
+        head: &str,
+        columns: usize,
+        rows: &[T],
+        bind: for<'q> fn(Insert<'q>, &'q T) -> Insert<'q>,
+    ) -> StoreResult<ImportOutcome> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut accepted = 0;
+        for chunk in rows.chunks(codec::INSERT_CHUNK) {
+            let sql = format!(
+                "{head} VALUES {} ON CONFLICT (record_id) DO NOTHING",
+                codec::placeholders(chunk.len(), columns, false)
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = bind(q, r);
+            }
+            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -560,27 +590,19 @@ impl Store for SqliteStore {
     }
 
     async fn stays_import(&self, rows: &[StayRecord]) -> StoreResult<ImportOutcome> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut accepted = 0;
-        for chunk in rows.chunks(codec::INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO telecom_stays (record_id, phone_index, region, start_at, end_at) VALUES {} \
-                 ON CONFLICT (record_id) DO NOTHING",
-                codec::placeholders(chunk.len(), 5, false)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(&r.record_id)
+        self.insert_new(
+            "INSERT INTO telecom_stays (record_id, phone_index, region, start_at, end_at)",
+            5,
+            rows,
+            |q, r| {
+                q.bind(&r.record_id)
                     .bind(&r.phone_index)
                     .bind(r.region.to_string())
                     .bind(micros(r.start))
-                    .bind(micros(r.end));
-            }
-            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+                    .bind(micros(r.end))
+            },
+        )
+        .await
     }
 
     async fn stays_for(&self, phone_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<StayRecord>> {
@@ -626,27 +648,19 @@ impl Store for SqliteStore {
     }
 
     async fn region_risk_import(&self, rows: &[RegionRiskRecord]) -> StoreResult<ImportOutcome> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut accepted = 0;
-        for chunk in rows.chunks(codec::INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO region_risk (record_id, region, level, effective_from, effective_to) VALUES {} \
-                 ON CONFLICT (record_id) DO NOTHING",
-                codec::placeholders(chunk.len(), 5, false)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q
-                    .bind(&r.record_id)
+        self.insert_new(
+            "INSERT INTO region_risk (record_id, region, level, effective_from, effective_to)",
+            5,
+            rows,
+            |q, r| {
+                q.bind(&r.record_id)
                     .bind(r.region.to_string())
                     .bind(codec::risk_level_to_text(r.level))
                     .bind(micros(r.effective_from))
-                    .bind(r.effective_to.map(micros));
-            }
-            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+                    .bind(r.effective_to.map(micros))
+            },
+        )
+        .await
     }
 
     async fn region_risk_set(&self, r: &RegionRiskRecord) -> StoreResult<()> {
@@ -698,22 +712,10 @@ impl Store for SqliteStore {
     }
 
     async fn lab_tests_import(&self, rows: &[LabTestRecord]) -> StoreResult<ImportOutcome> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut accepted = 0;
-        for chunk in rows.chunks(codec::INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO lab_tests (record_id, id_index, sampled_at, result) VALUES {} \
-                 ON CONFLICT (record_id) DO NOTHING",
-                codec::placeholders(chunk.len(), 4, false)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(&r.record_id).bind(&r.id_index).bind(micros(r.sampled_at)).bind(r.result.as_str());
-            }
-            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+        self.insert_new("INSERT INTO lab_tests (record_id, id_index, sampled_at, result)", 4, rows, |q, r| {
+            q.bind(&r.record_id).bind(&r.id_index).bind(micros(r.sampled_at)).bind(r.result.as_str())
+        })
+        .await
     }
 
     async fn lab_tests_for(&self, id_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<LabTestRecord>> {
@@ -739,22 +741,10 @@ impl Store for SqliteStore {
     }
 
     async fn cases_import(&self, rows: &[CaseStatusRecord]) -> StoreResult<ImportOutcome> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut accepted = 0;
-        for chunk in rows.chunks(codec::INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO case_statuses (record_id, id_index, status, at) VALUES {} \
-                 ON CONFLICT (record_id) DO NOTHING",
-                codec::placeholders(chunk.len(), 4, false)
-            );
-            let mut q = sqlx::query(&sql);
-            for r in chunk {
-                q = q.bind(&r.record_id).bind(&r.id_index).bind(r.status.as_str()).bind(micros(r.at));
-            }
-            accepted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+        self.insert_new("INSERT INTO case_statuses (record_id, id_index, status, at)", 4, rows, |q, r| {
+            q.bind(&r.record_id).bind(&r.id_index).bind(r.status.as_str()).bind(micros(r.at))
+        })
+        .await
     }
 
     async fn cases_for(&self, id_index: &[u8]) -> StoreResult<Vec<CaseStatusRecord>> {
