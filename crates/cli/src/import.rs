@@ -14,7 +14,7 @@ use crate::config::Config;
 
 #[derive(Args)]
 pub struct ImportArgs {
-    /// telecom-stays, region-risk, lab-tests or cases.
+    /// telecom-stays, region-risk, lab-tests, cases, trips or vaccinations.
     kind: String,
     /// A CSV (with a header) or NDJSON file.
     file: PathBuf,
@@ -32,7 +32,7 @@ pub struct ImportArgs {
 pub async fn run(args: ImportArgs) -> Result<bool> {
     let Some(kind) = Kind::parse(&args.kind) else {
         bail!(
-            "unknown import kind {:?}: this version imports telecom-stays, region-risk, lab-tests and cases",
+            "unknown import kind {:?}: this version imports telecom-stays, region-risk, lab-tests, cases, trips and vaccinations",
             args.kind
         );
     };

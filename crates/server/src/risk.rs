@@ -7,7 +7,8 @@
 
 use chrono::Duration;
 use healthcode_core::rules::{
-    CaseRecord, Decision, DeclarationFact, Facts, LabTest, RegionRisk, RiskPeriod, Stay, StaySource, TestKind,
+    CaseRecord, Decision, DeclarationFact, Facts, LabTest, RegionRisk, RiskPeriod, Stay, StaySource, TestKind, Trip,
+    Vaccination,
 };
 use healthcode_store::PersonRecord;
 
@@ -31,7 +32,7 @@ pub async fn region_risk(app: &AppState) -> ApiResult<RegionRisk> {
 }
 
 /// Everything the store knows about a person that the rules read: declarations, telecom
-/// stays (by phone), lab tests and case statuses (by ID number), from the store.
+/// stays (by phone); lab tests, case statuses, trips and vaccinations (by ID number).
 pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts> {
     let since = app.clock.now() - Duration::days(LOOK_BACK_DAYS);
     let declarations = app.store.declarations(&person.subject_id, LOOK_BACK_DAYS as u32 * 2).await?;
@@ -41,6 +42,8 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
     };
     let tests = app.store.lab_tests_for(&person.id_index, since).await?;
     let cases = app.store.cases_for(&person.id_index).await?;
+    let trips = app.store.trips_for(&person.id_index).await?;
+    let vaccinations = app.store.vaccinations_for(&person.id_index).await?;
     Ok(Facts {
         registered_at: Some(person.created_at),
         declarations: declarations
@@ -70,6 +73,34 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
             })
             .collect(),
         cases: cases.into_iter().map(|c| CaseRecord { record_id: c.record_id, status: c.status, at: c.at }).collect(),
+        trips: trips
+            .into_iter()
+            .map(|t| Trip {
+                record_id: t.record_id,
+                carrier: t.carrier,
+                number: t.number,
+                date: t.date,
+                coach: t.coach,
+                row: Some(t.row),
+                seat: Some(t.seat),
+                from: None,
+                to: None,
+            })
+            .collect(),
+        vaccinations: vaccinations
+            .into_iter()
+            .map(|v| Vaccination {
+                record_id: v.record_id,
+                // The day is known, not the hour: local midnight.
+                at: v
+                    .date
+                    .and_hms_opt(0, 0, 0)
+                    .and_then(|t| t.and_local_timezone(healthcode_core::local_time::offset()).single())
+                    .map_or(person.created_at, |t| t.to_utc()),
+                dose: v.dose,
+                product: Some(v.product),
+            })
+            .collect(),
         ..Facts::default()
     })
 }

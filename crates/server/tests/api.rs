@@ -925,6 +925,42 @@ async fn color_changes_are_stored_within_seconds_and_return_to_green_on_schedule
     assert_eq!(history.as_array().unwrap().len(), 3);
 }
 
+#[tokio::test]
+async fn trips_and_vaccinations_import_with_their_own_checks() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let partner = app.staff("partner", json!({"import_kinds": ["trips", "vaccinations", "telecom-stays"]})).await;
+    let id = id_number("420102", 1990, 1);
+    let send = |kind: &str, rows: Vec<Value>| {
+        let body: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        app.client
+            .post(app.url(&format!("/api/v1/imports/{kind}")))
+            .bearer_auth(&partner)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+    };
+    let trips = vec![
+        json!({"record_id": "t1", "id_number": id, "carrier": "train", "number": "g1234", "date": "2027-01-10", "coach": "05", "row": "12", "seat": "F"}),
+        json!({"record_id": "t2", "id_number": id, "carrier": "flight", "number": "CA1501", "date": "2027-01-11", "row": "31", "seat": "C"}),
+        json!({"record_id": "t3", "id_number": id, "carrier": "ship", "number": "X1", "date": "2027-01-11", "row": "1", "seat": "A"}),
+        json!({"record_id": "t4", "id_number": id, "carrier": "train", "number": "G1", "date": "11/01/2027", "row": "1", "seat": "A"}),
+        json!({"record_id": "t5", "id_number": id, "carrier": "train", "number": "G 1; drop", "date": "2027-01-11", "row": "1", "seat": "A"}),
+    ];
+    let report: Value = send("trips", trips).await.unwrap().json().await.unwrap();
+    assert_eq!(report["accepted"], 2, "{report}");
+    let codes: Vec<_> = report["rejected"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["carrier_unknown", "date_format", "code_format"]);
+    let doses = vec![
+        json!({"record_id": "v1", "id_number": id, "date": "2026-12-01", "dose": 3, "product": "BBIBP-CorV"}),
+        json!({"record_id": "v2", "id_number": id, "date": "2026-12-01", "dose": 0, "product": "BBIBP-CorV"}),
+    ];
+    let report: Value = send("vaccinations", doses).await.unwrap().json().await.unwrap();
+    assert_eq!(report["accepted"], 1, "{report}");
+    assert_eq!(report["rejected"][0]["code"], "dose_range");
+    let r = send("visits", vec![]).await.unwrap();
+    assert_problem(r, StatusCode::NOT_FOUND, "import_kind_unsupported", None).await;
+}
+
 /// The same end-to-end slice on PostgreSQL.
 #[tokio::test]
 async fn postgres_register_declare_and_officer_read() {

@@ -767,6 +767,80 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn trips_import(&self, rows: &[TripRecord]) -> StoreResult<ImportOutcome> {
+        self.insert_new(
+            "INSERT INTO trips (record_id, id_index, carrier, number, date, coach, seat_row, seat)",
+            8,
+            rows,
+            |q, r| {
+                q.bind(&r.record_id)
+                    .bind(&r.id_index)
+                    .bind(codec::carrier_to_text(r.carrier))
+                    .bind(&r.number)
+                    .bind(r.date)
+                    .bind(&r.coach)
+                    .bind(&r.row)
+                    .bind(&r.seat)
+            },
+        )
+        .await
+    }
+
+    async fn trips_for(&self, id_index: &[u8]) -> StoreResult<Vec<TripRecord>> {
+        let rows = sqlx::query(
+            "SELECT record_id, id_index, carrier, number, date, coach, seat_row, seat FROM trips \
+             WHERE id_index = ? ORDER BY date, record_id",
+        )
+        .bind(id_index)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(TripRecord {
+                    record_id: r.try_get("record_id").map_err(db_err)?,
+                    id_index: r.try_get("id_index").map_err(db_err)?,
+                    carrier: codec::carrier(&r.try_get::<String, _>("carrier").map_err(db_err)?)?,
+                    number: r.try_get("number").map_err(db_err)?,
+                    date: r.try_get("date").map_err(db_err)?,
+                    coach: r.try_get("coach").map_err(db_err)?,
+                    row: r.try_get("seat_row").map_err(db_err)?,
+                    seat: r.try_get("seat").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn vaccinations_import(&self, rows: &[VaccinationRecord]) -> StoreResult<ImportOutcome> {
+        self.insert_new("INSERT INTO vaccinations (record_id, id_index, date, dose, product)", 5, rows, |q, r| {
+            q.bind(&r.record_id).bind(&r.id_index).bind(r.date).bind(i32::from(r.dose)).bind(&r.product)
+        })
+        .await
+    }
+
+    async fn vaccinations_for(&self, id_index: &[u8]) -> StoreResult<Vec<VaccinationRecord>> {
+        let rows = sqlx::query(
+            "SELECT record_id, id_index, date, dose, product FROM vaccinations WHERE id_index = ? \
+             ORDER BY date, record_id",
+        )
+        .bind(id_index)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let dose: i32 = r.try_get("dose").map_err(db_err)?;
+                Ok(VaccinationRecord {
+                    record_id: r.try_get("record_id").map_err(db_err)?,
+                    id_index: r.try_get("id_index").map_err(db_err)?,
+                    date: r.try_get("date").map_err(db_err)?,
+                    dose: u8::try_from(dose).map_err(|_| StoreError::Corrupt(format!("dose {dose}")))?,
+                    product: r.try_get("product").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
     async fn decision_save(&self, d: &DecisionRecord) -> StoreResult<Option<ColorChange>> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         let previous: Option<String> = sqlx::query("SELECT color FROM decisions WHERE subject_id = ?")

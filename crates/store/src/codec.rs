@@ -112,3 +112,18 @@ pub fn case_status(s: &str) -> StoreResult<healthcode_core::rules::CaseStatus> {
 pub fn color(s: &str) -> StoreResult<healthcode_core::Color> {
     healthcode_core::Color::parse(s).ok_or_else(|| corrupt("color", s))
 }
+
+pub fn carrier(s: &str) -> StoreResult<healthcode_core::rules::Carrier> {
+    match s {
+        "train" => Ok(healthcode_core::rules::Carrier::Train),
+        "flight" => Ok(healthcode_core::rules::Carrier::Flight),
+        other => Err(corrupt("carrier", other)),
+    }
+}
+
+pub fn carrier_to_text(c: healthcode_core::rules::Carrier) -> &'static str {
+    match c {
+        healthcode_core::rules::Carrier::Train => "train",
+        healthcode_core::rules::Carrier::Flight => "flight",
+    }
+}

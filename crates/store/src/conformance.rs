@@ -34,6 +34,7 @@ macro_rules! store_conformance_tests {
             region_risk_periods_import_once,
             lab_tests_and_case_statuses_import_once_by_id_number,
             decisions_keep_the_last_record_and_a_history_of_changes,
+            trips_and_vaccinations_import_once_by_id_number,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -580,4 +581,44 @@ pub async fn decisions_keep_the_last_record_and_a_history_of_changes(store: &dyn
     assert_eq!(store.decisions_due(at(500), 10).await.unwrap(), vec![p.subject_id.clone()]);
     let history = store.color_history(&p.subject_id, 10).await.unwrap();
     assert_eq!(history.iter().map(|c| c.to).collect::<Vec<_>>(), [Color::Red, Color::Green]);
+}
+
+pub async fn trips_and_vaccinations_import_once_by_id_number(store: &dyn Store) {
+    use healthcode_core::rules::Carrier;
+    let me = index("id");
+    let trips = vec![
+        TripRecord {
+            record_id: "12306-2".into(),
+            id_index: me.clone(),
+            carrier: Carrier::Train,
+            number: "G1234".into(),
+            date: day(6),
+            coach: Some("05".into()),
+            row: "12".into(),
+            seat: "F".into(),
+        },
+        TripRecord {
+            record_id: "ca-1".into(),
+            id_index: me.clone(),
+            carrier: Carrier::Flight,
+            number: "CA1501".into(),
+            date: day(5),
+            coach: None,
+            row: "31".into(),
+            seat: "C".into(),
+        },
+    ];
+    assert_eq!(store.trips_import(&trips).await.unwrap(), ImportOutcome { accepted: 2, duplicates: 0 });
+    assert_eq!(store.trips_import(&trips).await.unwrap(), ImportOutcome { accepted: 0, duplicates: 2 });
+    assert_eq!(store.trips_for(&me).await.unwrap(), vec![trips[1].clone(), trips[0].clone()]);
+    let doses = vec![VaccinationRecord {
+        record_id: "vac-1".into(),
+        id_index: me.clone(),
+        date: day(1),
+        dose: 3,
+        product: "BBIBP-CorV".into(),
+    }];
+    assert_eq!(store.vaccinations_import(&doses).await.unwrap(), ImportOutcome { accepted: 1, duplicates: 0 });
+    assert_eq!(store.vaccinations_for(&me).await.unwrap(), doses);
+    assert_eq!(store.vaccinations_for(&index("id")).await.unwrap(), vec![]);
 }

@@ -190,6 +190,33 @@ pub struct CaseStatusRecord {
     pub at: DateTime<Utc>,
 }
 
+/// A train or flight trip (R5, R7), keyed by the ID number's blind index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TripRecord {
+    pub record_id: String,
+    pub id_index: Vec<u8>,
+    /// `train` or `flight`.
+    pub carrier: healthcode_core::rules::Carrier,
+    /// Train or flight number (`G1234`, `CA1501`).
+    pub number: String,
+    /// Local day of departure.
+    pub date: NaiveDate,
+    pub coach: Option<String>,
+    pub row: String,
+    pub seat: String,
+}
+
+/// A vaccination, keyed by the ID number's blind index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaccinationRecord {
+    pub record_id: String,
+    pub id_index: Vec<u8>,
+    /// Local day it was given.
+    pub date: NaiveDate,
+    pub dose: u8,
+    pub product: String,
+}
+
 /// The last decision about a person's color, as stored (R9, R12): the full record, and the
 /// fields the scheduler and history need.
 #[derive(Debug, Clone, PartialEq)]
@@ -327,6 +354,15 @@ pub trait Store: Send + Sync + 'static {
     async fn cases_import(&self, rows: &[CaseStatusRecord]) -> StoreResult<ImportOutcome>;
     /// Every case status of one person, oldest first.
     async fn cases_for(&self, id_index: &[u8]) -> StoreResult<Vec<CaseStatusRecord>>;
+
+    /// Stores trips in one transaction (same duplicate rule).
+    async fn trips_import(&self, rows: &[TripRecord]) -> StoreResult<ImportOutcome>;
+    /// Trips of one person, oldest first.
+    async fn trips_for(&self, id_index: &[u8]) -> StoreResult<Vec<TripRecord>>;
+    /// Stores vaccinations in one transaction (same duplicate rule).
+    async fn vaccinations_import(&self, rows: &[VaccinationRecord]) -> StoreResult<ImportOutcome>;
+    /// Vaccinations of one person, oldest first.
+    async fn vaccinations_for(&self, id_index: &[u8]) -> StoreResult<Vec<VaccinationRecord>>;
 
     // --- decisions ---
     /// Stores a decision; when the color differs from the stored one (or there was none),

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate};
-use healthcode_core::rules::{CaseStatus, TestResult};
+use healthcode_core::rules::{Carrier, CaseStatus, TestResult};
 use healthcode_core::{Coded, IdNumber, Phone, RegionCode, RiskLevel, local_day, local_time};
 use healthcode_store::{
-    CaseStatusRecord, ImportOutcome, LabTestRecord, RegionRiskRecord, StayRecord, Store, StoreResult,
+    CaseStatusRecord, ImportOutcome, LabTestRecord, RegionRiskRecord, StayRecord, Store, StoreResult, TripRecord,
+    VaccinationRecord,
 };
 
 use super::fields::{self, FieldError, err};
@@ -19,17 +20,21 @@ pub enum Kind {
     RegionRisk,
     LabTests,
     Cases,
+    Trips,
+    Vaccinations,
 }
 
 impl Kind {
-    /// The kinds this server imports so far; the others of API.md (trips, vaccinations,
-    /// visits) answer `import_kind_unsupported`.
+    /// The kinds this server imports so far; `visits` (venues' paper registers) comes with
+    /// the venues and answers `import_kind_unsupported` until then.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "telecom-stays" => Some(Self::TelecomStays),
             "region-risk" => Some(Self::RegionRisk),
             "lab-tests" => Some(Self::LabTests),
             "cases" => Some(Self::Cases),
+            "trips" => Some(Self::Trips),
+            "vaccinations" => Some(Self::Vaccinations),
             _ => None,
         }
     }
@@ -40,6 +45,8 @@ impl Kind {
             Self::RegionRisk => "region-risk",
             Self::LabTests => "lab-tests",
             Self::Cases => "cases",
+            Self::Trips => "trips",
+            Self::Vaccinations => "vaccinations",
         }
     }
 
@@ -50,6 +57,8 @@ impl Kind {
             Self::RegionRisk => (&["record_id", "region", "level", "effective_from"], &["effective_to"]),
             Self::LabTests => (&["record_id", "id_number", "sampled_at", "result"], &[]),
             Self::Cases => (&["record_id", "id_number", "status"], &["onset_date", "sampled_at"]),
+            Self::Trips => (&["record_id", "id_number", "carrier", "number", "date", "row", "seat"], &["coach"]),
+            Self::Vaccinations => (&["record_id", "id_number", "date", "dose", "product"], &[]),
         }
     }
 }
@@ -83,6 +92,24 @@ pub enum Row {
     RegionRisk(RegionRiskRecord),
     LabTest(LabTestRecord),
     Case(CaseStatusRecord),
+    Trip(TripRecord),
+    Vaccination(VaccinationRecord),
+}
+
+/// A local date, `YYYY-MM-DD`.
+fn date(row: &HashMap<String, String>, field: &str) -> Result<NaiveDate, FieldError> {
+    let v = fields::required(row, field)?;
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map_err(|_| err(field, "date_format", format!("{v:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// A short code (train number, coach, row, seat): 1–`max` letters and digits, upper-cased.
+fn short_code(row: &HashMap<String, String>, field: &str, max: usize) -> Result<String, FieldError> {
+    let v = fields::required(row, field)?;
+    if v.len() > max || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(err(field, "code_format", format!("{field} has 1–{max} letters and digits")));
+    }
+    Ok(v.to_ascii_uppercase())
 }
 
 /// The blind index of a row's ID number, the key labs and health officials have.
@@ -177,6 +204,44 @@ pub fn parse(ctx: &ImportContext<'_>, kind: Kind, raw: &RawRow) -> Result<Row, F
             };
             Ok(Row::Case(CaseStatusRecord { record_id, id_index, status, at }))
         }
+        Kind::Trips => {
+            let id_index = id_index(row, ctx)?;
+            let carrier = match fields::required(row, "carrier")? {
+                "train" => Carrier::Train,
+                "flight" => Carrier::Flight,
+                other => return Err(err("carrier", "carrier_unknown", format!("{other:?} is not train or flight"))),
+            };
+            let coach = fields::optional(row, "coach").map(|_| short_code(row, "coach", 4)).transpose()?;
+            Ok(Row::Trip(TripRecord {
+                record_id,
+                id_index,
+                carrier,
+                number: short_code(row, "number", 8)?,
+                date: date(row, "date")?,
+                coach,
+                row: short_code(row, "row", 4)?,
+                seat: short_code(row, "seat", 4)?,
+            }))
+        }
+        Kind::Vaccinations => {
+            let id_index = id_index(row, ctx)?;
+            let dose = fields::required(row, "dose")?
+                .parse::<u8>()
+                .ok()
+                .filter(|d| (1..=10).contains(d))
+                .ok_or_else(|| err("dose", "dose_range", "a dose number from 1 to 10"))?;
+            let product = fields::required(row, "product")?;
+            if product.chars().count() > 64 {
+                return Err(err("product", "product_length", "a product name of at most 64 characters"));
+            }
+            Ok(Row::Vaccination(VaccinationRecord {
+                record_id,
+                id_index,
+                date: date(row, "date")?,
+                dose,
+                product: product.to_string(),
+            }))
+        }
     }
 }
 
@@ -187,6 +252,8 @@ pub struct Batch {
     risks: Vec<RegionRiskRecord>,
     tests: Vec<LabTestRecord>,
     cases: Vec<CaseStatusRecord>,
+    trips: Vec<TripRecord>,
+    vaccinations: Vec<VaccinationRecord>,
     /// Whose facts the written rows are about.
     pub touched: crate::recolor::Touched,
 }
@@ -205,17 +272,29 @@ impl Batch {
             Row::Case(c) => {
                 t.id_indexes.insert(c.id_index.clone());
             }
+            Row::Vaccination(v) => {
+                t.id_indexes.insert(v.id_index.clone());
+            }
+            // Trips change no color by themselves: tracing turns shared trips into exposures.
+            Row::Trip(_) => {}
         }
         match row {
             Row::Stay(s) => self.stays.push(s),
             Row::RegionRisk(r) => self.risks.push(r),
             Row::LabTest(t) => self.tests.push(t),
             Row::Case(c) => self.cases.push(c),
+            Row::Trip(t) => self.trips.push(t),
+            Row::Vaccination(v) => self.vaccinations.push(v),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.stays.len() + self.risks.len() + self.tests.len() + self.cases.len()
+        self.stays.len()
+            + self.risks.len()
+            + self.tests.len()
+            + self.cases.len()
+            + self.trips.len()
+            + self.vaccinations.len()
     }
 
     /// Writes and empties the batch.
@@ -244,6 +323,18 @@ impl Batch {
             total.accepted += o.accepted;
             total.duplicates += o.duplicates;
             self.cases.clear();
+        }
+        if !self.trips.is_empty() {
+            let o = store.trips_import(&self.trips).await?;
+            total.accepted += o.accepted;
+            total.duplicates += o.duplicates;
+            self.trips.clear();
+        }
+        if !self.vaccinations.is_empty() {
+            let o = store.vaccinations_import(&self.vaccinations).await?;
+            total.accepted += o.accepted;
+            total.duplicates += o.duplicates;
+            self.vaccinations.clear();
         }
         Ok(total)
     }
