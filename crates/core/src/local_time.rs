@@ -16,6 +16,15 @@ pub fn local_day(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&offset()).date_naive()
 }
 
+/// The instant a local day begins (what a source that gives only a date means).
+pub fn local_midnight(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN)
+        .and_local_timezone(offset())
+        .single()
+        .expect("a fixed offset maps every local time to one instant")
+        .to_utc()
+}
+
 /// An instant shown in local time, as RFC 3339 with `+08:00`.
 pub fn to_local(at: DateTime<Utc>) -> DateTime<FixedOffset> {
     at.with_timezone(&offset())
@@ -31,5 +40,6 @@ mod tests {
         let after = DateTime::parse_from_rfc3339("2026-03-01T16:00:00Z").unwrap().to_utc();
         assert_eq!(local_day(before), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
         assert_eq!(local_day(after), NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+        assert_eq!(local_midnight(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()), after);
     }
 }

@@ -56,6 +56,18 @@ pub struct OpenedPerson {
     pub phone: Option<String>,
 }
 
+impl OpenedPerson {
+    /// `4201************1X`, as in [`healthcode_core::IdNumber::masked`].
+    pub fn id_number_masked(&self) -> String {
+        healthcode_core::id_number::mask_middle(&self.id_number, 4, 2)
+    }
+
+    /// `139****5678`, as in [`healthcode_core::Phone::masked`].
+    pub fn phone_masked(&self) -> Option<String> {
+        self.phone.as_deref().map(|p| healthcode_core::id_number::mask_middle(p, 3, 4))
+    }
+}
+
 pub fn open_person(vault: &Vault, p: &PersonRecord) -> Result<OpenedPerson, VaultError> {
     Ok(OpenedPerson {
         name: vault.open_string(&context("name", &p.subject_id), &p.name_sealed)?,

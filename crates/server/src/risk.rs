@@ -92,11 +92,7 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
             .map(|v| Vaccination {
                 record_id: v.record_id,
                 // The day is known, not the hour: local midnight.
-                at: v
-                    .date
-                    .and_hms_opt(0, 0, 0)
-                    .and_then(|t| t.and_local_timezone(healthcode_core::local_time::offset()).single())
-                    .map_or(person.created_at, |t| t.to_utc()),
+                at: healthcode_core::local_time::local_midnight(v.date),
                 dose: v.dose,
                 product: Some(v.product),
             })

@@ -249,6 +249,13 @@ pub struct ImportOutcome {
     pub duplicates: u64,
 }
 
+impl std::ops::AddAssign for ImportOutcome {
+    fn add_assign(&mut self, o: ImportOutcome) {
+        self.accepted += o.accepted;
+        self.duplicates += o.duplicates;
+    }
+}
+
 /// A change to a phone's one-time-password state.
 #[derive(Debug, Clone)]
 pub enum OtpTransition {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate};
 use healthcode_core::rules::{Carrier, CaseStatus, TestResult};
-use healthcode_core::{Coded, IdNumber, Phone, RegionCode, RiskLevel, local_day, local_time};
+use healthcode_core::{Coded, IdNumber, Phone, RegionCode, RiskLevel, local_day, local_time::local_midnight};
 use healthcode_store::{
     CaseStatusRecord, ImportOutcome, LabTestRecord, RegionRiskRecord, StayRecord, Store, StoreResult, TripRecord,
     VaccinationRecord,
@@ -194,12 +194,7 @@ pub fn parse(ctx: &ImportContext<'_>, kind: Kind, raw: &RawRow) -> Result<Row, F
             // In force from the sample, else the onset day (local midnight), else the import.
             let at = match (fields::optional_time(row, "sampled_at")?, fields::optional(row, "onset_date")) {
                 (Some(t), _) => t,
-                (None, Some(d)) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .ok()
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .and_then(|t| t.and_local_timezone(local_time::offset()).single())
-                    .map(|t| t.to_utc())
-                    .ok_or_else(|| err("onset_date", "date_format", format!("{d:?} is not a date (YYYY-MM-DD)")))?,
+                (None, Some(_)) => local_midnight(date(row, "onset_date")?),
                 (None, None) => ctx.now,
             };
             Ok(Row::Case(CaseStatusRecord { record_id, id_index, status, at }))
@@ -299,42 +294,26 @@ impl Batch {
 
     /// Writes and empties the batch.
     pub async fn flush(&mut self, store: &dyn Store) -> StoreResult<ImportOutcome> {
+        use std::mem::take;
+        // An import is of one kind, so at most one of these is not empty.
         let mut total = ImportOutcome::default();
         if !self.stays.is_empty() {
-            let o = store.stays_import(&self.stays).await?;
-            total.accepted += o.accepted;
-            total.duplicates += o.duplicates;
-            self.stays.clear();
+            total += store.stays_import(&take(&mut self.stays)).await?;
         }
         if !self.risks.is_empty() {
-            let o = store.region_risk_import(&self.risks).await?;
-            total.accepted += o.accepted;
-            total.duplicates += o.duplicates;
-            self.risks.clear();
+            total += store.region_risk_import(&take(&mut self.risks)).await?;
         }
         if !self.tests.is_empty() {
-            let o = store.lab_tests_import(&self.tests).await?;
-            total.accepted += o.accepted;
-            total.duplicates += o.duplicates;
-            self.tests.clear();
+            total += store.lab_tests_import(&take(&mut self.tests)).await?;
         }
         if !self.cases.is_empty() {
-            let o = store.cases_import(&self.cases).await?;
-            total.accepted += o.accepted;
-            total.duplicates += o.duplicates;
-            self.cases.clear();
+            total += store.cases_import(&take(&mut self.cases)).await?;
         }
         if !self.trips.is_empty() {
-            let o = store.trips_import(&self.trips).await?;
-            total.accepted += o.accepted;
-            total.duplicates += o.duplicates;
-            self.trips.clear();
+            total += store.trips_import(&take(&mut self.trips)).await?;
         }
         if !self.vaccinations.is_empty() {
-            let o = store.vaccinations_import(&self.vaccinations).await?;
-            total.accepted += o.accepted;
-            total.duplicates += o.duplicates;
-            self.vaccinations.clear();
+            total += store.vaccinations_import(&take(&mut self.vaccinations)).await?;
         }
         Ok(total)
     }

@@ -213,10 +213,10 @@ pub async fn me(State(app): State<AppState>, citizen: Citizen) -> ApiResult<Json
     let dependents = app.store.dependents(&p.subject_id).await?;
     Ok(Json(Me {
         subject_id: p.subject_id.to_string(),
-        name: opened.name,
+        name: opened.name.clone(),
         masked_name: p.masked_name.clone(),
-        id_number_masked: healthcode_core::id_number::mask_middle(&opened.id_number, 4, 2),
-        phone_masked: opened.phone.map(|ph| healthcode_core::id_number::mask_middle(&ph, 3, 4)),
+        id_number_masked: opened.id_number_masked(),
+        phone_masked: opened.phone_masked(),
         household_region: p.household_region.into(),
         current_region: p.current_region.map(Into::into),
         dependents: dependents.iter().map(DependentView::from).collect(),

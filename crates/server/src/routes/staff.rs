@@ -198,9 +198,9 @@ pub async fn read_person(
     })?;
     Ok(Json(PersonForOfficer {
         subject_id: p.subject_id.to_string(),
-        name: opened.name,
+        name: opened.name.clone(),
         masked_name: p.masked_name,
-        id_number_masked: healthcode_core::id_number::mask_middle(&opened.id_number, 4, 2),
+        id_number_masked: opened.id_number_masked(),
         phone: opened.phone,
         household_region: p.household_region.into(),
         current_region: p.current_region.map(Into::into),
