@@ -1,4 +1,5 @@
-//! The risk engine's rules: parsing, predicates, the default rule set and its examples.
+//! The risk engine's rules: parsing, predicates, the default rule set and its examples; and
+//! contact tracing (`tracing/`), the other pure computation over facts.
 
 #[path = "rules/decisions.rs"]
 mod decisions;
@@ -12,3 +13,4 @@ mod predicates;
 mod robustness;
 #[path = "rules/support.rs"]
 mod support;
+mod tracing;
