@@ -16,6 +16,7 @@ pub mod region;
 pub mod role;
 pub mod rules;
 pub mod subject;
+pub mod tracing;
 
 /// An error with a stable machine-readable code, used in API field errors and reports.
 pub trait Coded: std::error::Error {
