@@ -8,6 +8,7 @@
 pub mod color;
 pub mod declaration;
 pub mod id_number;
+pub mod legal_basis;
 pub mod local_time;
 pub mod name;
 pub mod otp;
@@ -17,6 +18,7 @@ pub mod role;
 pub mod rules;
 pub mod subject;
 pub mod tracing;
+pub mod venue;
 
 /// An error with a stable machine-readable code, used in API field errors and reports.
 pub trait Coded: std::error::Error {
@@ -26,9 +28,11 @@ pub trait Coded: std::error::Error {
 pub use color::{Color, RiskLevel};
 pub use declaration::{Declaration, DeclarationError, Symptom, Temperature};
 pub use id_number::{IdNumber, IdNumberError};
+pub use legal_basis::{LEGAL_BASES, LegalBasis, legal_basis};
 pub use local_time::{LOCAL_OFFSET_HOURS, local_day};
 pub use name::{NameError, PersonName};
 pub use phone::{Phone, PhoneError};
 pub use region::{RegionCode, RegionError, RegionLevel};
 pub use role::{Relation, Role};
 pub use subject::{SubjectId, SubjectIdError};
+pub use venue::{ScanPolicy, VenueCategory, VenueId};

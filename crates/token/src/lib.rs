@@ -14,6 +14,7 @@ pub mod keyring;
 pub mod qr;
 pub mod report;
 pub mod trust_list;
+pub mod venue_code;
 pub mod verify;
 
 pub use alg::{Alg, PublicKey, SecretKey};
@@ -22,4 +23,5 @@ pub use code::{PREFIX, sign_token};
 pub use keyring::{IssuerKey, Keyring, KeyringError};
 pub use report::{Format, Report, ReportError, Steps};
 pub use trust_list::{SignedTrustList, TrustList, TrustListError, TrustListPayload};
+pub use venue_code::{VENUE_PREFIX, VenueCode, check_venue_code, sign_venue_code};
 pub use verify::{Verified, VerifyOptions, check, detect, verify};

@@ -8,7 +8,7 @@ use crate::alg::hex;
 use crate::claims::{CodeKind, HealthClaims};
 use crate::code::{PREFIX, parse_cose};
 use crate::report::{Format, Report};
-use crate::trust_list::TrustList;
+use crate::trust_list::{TrustList, Trusted};
 
 #[derive(Debug, Clone, Copy)]
 pub struct VerifyOptions {
@@ -61,12 +61,20 @@ pub fn check(text: &str, trust: &TrustList, opts: VerifyOptions) -> Result<Verif
     }
 }
 
-fn run(text: &str, trust: &TrustList, opts: VerifyOptions, r: &mut Report, with_json: bool) -> Option<Verified> {
+/// The steps every signed text of ours shares (prefix, Base45, inflate, COSE, signature),
+/// recorded in the report; on success the signed payload, the trust-list entry of its key and
+/// the key id. Health codes and venue codes (`venue_code.rs`) both go through here.
+pub(crate) fn open_signed<'t>(
+    text: &str,
+    prefix: &str,
+    trust: &'t TrustList,
+    r: &mut Report,
+) -> Option<(Vec<u8>, &'t Trusted, Vec<u8>)> {
     let text = text.trim();
-    let Some(b45) = text.strip_prefix(PREFIX) else {
+    let Some(b45) = text.strip_prefix(prefix) else {
         r.steps.prefix = Some(false);
         r.format = detect(text);
-        r.fail("prefix_unknown", format!("a health code starts with {PREFIX}"));
+        r.fail("prefix_unknown", format!("a code of this kind starts with {prefix}"));
         return None;
     };
     r.steps.prefix = Some(true);
@@ -126,8 +134,13 @@ fn run(text: &str, trust: &TrustList, opts: VerifyOptions, r: &mut Report, with_
         return None;
     }
     r.steps.signature = Some(true);
-    let payload = parsed.sign1.payload.as_deref().unwrap_or_default();
-    let claims = match HealthClaims::from_cbor(payload) {
+    let payload = parsed.sign1.payload.unwrap_or_default();
+    Some((payload, entry, parsed.kid))
+}
+
+fn run(text: &str, trust: &TrustList, opts: VerifyOptions, r: &mut Report, with_json: bool) -> Option<Verified> {
+    let (payload, entry, kid) = open_signed(text, PREFIX, trust, r)?;
+    let claims = match HealthClaims::from_cbor(&payload) {
         Ok(c) => c,
         Err(e) => {
             r.steps.schema = Some(false);
@@ -139,7 +152,7 @@ fn run(text: &str, trust: &TrustList, opts: VerifyOptions, r: &mut Report, with_
     if with_json {
         let mut c = serde_json::to_value(&claims).unwrap_or_default();
         c["issuer"] = json!(claims.issuer());
-        c["kid"] = json!(hex(&parsed.kid));
+        c["kid"] = json!(hex(&kid));
         c["color_needs_lookup"] = json!(claims.kind == CodeKind::Paper);
         r.claims = Some(c);
     }
@@ -165,15 +178,9 @@ fn run(text: &str, trust: &TrustList, opts: VerifyOptions, r: &mut Report, with_
     if !allowed {
         r.fail(
             "issuer_not_allowed",
-            format!(
-                "key {} may issue for {}/{}, not for {}",
-                hex(&parsed.kid),
-                entry.region,
-                entry.node,
-                claims.issuer()
-            ),
+            format!("key {} may issue for {}/{}, not for {}", hex(&kid), entry.region, entry.node, claims.issuer()),
         );
     }
-    let kid = parsed.kid.as_slice().try_into().ok()?;
+    let kid = kid.as_slice().try_into().ok()?;
     r.error.is_none().then_some(Verified { claims, kid })
 }

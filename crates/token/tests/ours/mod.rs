@@ -1,6 +1,7 @@
 //! Our own token format end to end: issue, render, scan, verify, rotate, tamper.
 
 mod robustness;
+mod venue_code;
 
 use std::process::Command;
 
