@@ -26,6 +26,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 mod migrate;
+mod visits;
 pub mod testing;
 
 /// The schema version this binary migrates to.
@@ -1020,5 +1021,62 @@ impl Store for PostgresStore {
         let rows =
             sqlx::query(&sql).bind(after_seq).bind(i64::from(limit)).fetch_all(&self.pool).await.map_err(db_err)?;
         rows.iter().map(audit_from_row).collect()
+    }
+
+    // --- venues and visits: `visits.rs` ---
+    async fn venue_insert(&self, venue: &VenueRecord) -> StoreResult<()> {
+        self.venue_insert_impl(venue).await
+    }
+
+    async fn venue_get(&self, venue_id: &healthcode_core::VenueId) -> StoreResult<Option<VenueRecord>> {
+        self.venue_get_impl(venue_id).await
+    }
+
+    async fn visits_write(&self, writes: &[VisitWrite]) -> StoreResult<Vec<bool>> {
+        self.visits_write_impl(writes).await
+    }
+
+    async fn visit_close(
+        &self,
+        subject_id: &SubjectId,
+        venue_id: &healthcode_core::VenueId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.visit_close_impl(subject_id, venue_id, at).await
+    }
+
+    async fn visits_for_subject(
+        &self,
+        subject_id: &SubjectId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<VisitRecord>> {
+        self.visits_where("subject_id", subject_id.as_str(), from, to).await
+    }
+
+    async fn visits_at_venue(
+        &self,
+        venue_id: &healthcode_core::VenueId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<VisitRecord>> {
+        self.visits_where("venue_id", venue_id.as_str(), from, to).await
+    }
+
+    async fn scan_attempt_record(&self, attempt: &ScanAttempt) -> StoreResult<()> {
+        self.scan_attempt_record_impl(attempt).await
+    }
+
+    async fn scan_attempts_at(
+        &self,
+        venue_id: &healthcode_core::VenueId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<ScanAttempt>> {
+        self.scan_attempts_at_impl(venue_id, from, to).await
+    }
+
+    async fn visits_drop_before(&self, day: NaiveDate) -> StoreResult<u64> {
+        self.visits_drop_before_impl(day).await
     }
 }

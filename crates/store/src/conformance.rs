@@ -13,6 +13,8 @@ use healthcode_core::{Declaration, RegionCode, Relation, Role, SubjectId, Sympto
 
 use crate::*;
 
+pub use crate::conformance_visits::*;
+
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($make:expr) => {
@@ -35,6 +37,12 @@ macro_rules! store_conformance_tests {
             lab_tests_and_case_statuses_import_once_by_id_number,
             decisions_keep_the_last_record_and_a_history_of_changes,
             trips_and_vaccinations_import_once_by_id_number,
+            venues_are_stored_and_found,
+            visits_write_once_per_key_and_report_which_were_new,
+            visits_are_found_by_overlap_at_a_venue_and_for_a_person,
+            an_exit_closes_the_latest_open_visit_once,
+            scan_attempts_are_kept_without_personal_data,
+            retention_drops_whole_days_of_visits,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

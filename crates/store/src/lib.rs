@@ -15,12 +15,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use healthcode_core::otp::{OtpOutcome, OtpPolicy, OtpRefusal};
-use healthcode_core::{Declaration, RegionCode, Relation, RiskLevel, Role, SubjectId};
+use healthcode_core::{Declaration, RegionCode, Relation, RiskLevel, Role, SubjectId, VenueId};
 use serde::Serialize;
 
 pub mod codec;
 pub mod conformance;
 pub mod otp;
+pub mod visit;
+pub mod conformance_visits;
+
+pub use visit::{ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite};
 
 /// A unique constraint that a write ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,4 +394,47 @@ pub trait Store: Send + Sync + 'static {
     /// Records after `after_seq`, oldest first. Sequence numbers are in commit order, so a
     /// reader paging with the last `seq` it saw never skips a record that committed late.
     async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+
+    // --- venues and visits (R6); record types in `visit.rs`, behaviours in `conformance_visits.rs` ---
+    async fn venue_insert(&self, venue: &VenueRecord) -> StoreResult<()>;
+    async fn venue_get(&self, venue_id: &VenueId) -> StoreResult<Option<VenueRecord>>;
+    /// Writes visits in one transaction (the group commit of scans); a `(visit_key,
+    /// entered_at)` already stored, or repeated earlier in `writes`, is left as it is. Returns,
+    /// in order, whether each write was new. New exits close the open visit they end.
+    async fn visits_write(&self, writes: &[VisitWrite]) -> StoreResult<Vec<bool>>;
+    /// Imports visits in one transaction (same duplicate rule), counted.
+    async fn visits_insert(&self, rows: &[VisitRecord]) -> StoreResult<ImportOutcome> {
+        let writes: Vec<_> = rows.iter().map(|v| VisitWrite { visit: v.clone(), closes_open: false }).collect();
+        let new = self.visits_write(&writes).await?;
+        let accepted = new.iter().filter(|n| **n).count() as u64;
+        Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+    }
+    /// Closes the person's latest open visit at the venue that began in the day before `at`
+    /// (`left_at = at`, closed); `false` when there is none.
+    async fn visit_close(&self, subject_id: &SubjectId, venue_id: &VenueId, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Visits of a person overlapping `[from, to)` (`entered_at < to AND left_at > from`), oldest first.
+    async fn visits_for_subject(
+        &self,
+        subject_id: &SubjectId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<VisitRecord>>;
+    /// Visits at a venue overlapping `[from, to)`, oldest first.
+    async fn visits_at_venue(
+        &self,
+        venue_id: &VenueId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<VisitRecord>>;
+    async fn scan_attempt_record(&self, attempt: &ScanAttempt) -> StoreResult<()>;
+    /// Denied scan attempts at a venue with `from <= at < to`, oldest first.
+    async fn scan_attempts_at(
+        &self,
+        venue_id: &VenueId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<ScanAttempt>>;
+    /// Retention: removes visits and scan attempts that began before local day `day` (whole
+    /// day partitions on PostgreSQL); returns how many visits went.
+    async fn visits_drop_before(&self, day: NaiveDate) -> StoreResult<u64>;
 }

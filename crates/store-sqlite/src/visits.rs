@@ -1,0 +1,218 @@
+//! Venues, visits and scan attempts on SQLite (migration 0006): visits indexed by venue and by
+//! person, each with its time; retention deletes rows.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use healthcode_core::local_time::local_midnight;
+use healthcode_core::{SubjectId, VenueCategory, VenueId};
+use healthcode_store::codec;
+use healthcode_store::*;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::{SqliteStore, db_err, micros, time};
+
+const VISIT_COLUMNS: &str = "visit_key, subject_id, venue_id, entered_at, left_at, closed, source";
+
+/// Closes the latest open visit of a person at a venue that began in the day before `?3`.
+/// Keyed by `(visit_key, entered_at)`, the unique pair, as on PostgreSQL.
+const CLOSE_OPEN: &str = "UPDATE visits SET left_at = ?3, closed = 1 WHERE (visit_key, entered_at) = \
+     (SELECT visit_key, entered_at FROM visits WHERE subject_id = ?1 AND venue_id = ?2 AND closed = 0 \
+      AND entered_at <= ?3 AND entered_at > ?4 ORDER BY entered_at DESC LIMIT 1)";
+
+fn venue_id(s: &str) -> StoreResult<VenueId> {
+    VenueId::parse(s).map_err(|_| StoreError::Corrupt(format!("venue id {s}")))
+}
+
+fn visit_from_row(r: &SqliteRow) -> StoreResult<VisitRecord> {
+    let s = |c: &str| r.try_get::<String, _>(c).map_err(db_err);
+    let source = s("source")?;
+    Ok(VisitRecord {
+        visit_key: s("visit_key")?,
+        subject_id: codec::subject(&s("subject_id")?)?,
+        venue_id: venue_id(&s("venue_id")?)?,
+        entered_at: time(r.try_get("entered_at").map_err(db_err)?)?,
+        left_at: time(r.try_get("left_at").map_err(db_err)?)?,
+        closed: r.try_get("closed").map_err(db_err)?,
+        source: VisitSource::parse(&source).ok_or_else(|| StoreError::Corrupt(format!("visit source {source}")))?,
+    })
+}
+
+impl SqliteStore {
+    pub(crate) async fn venue_insert_impl(&self, v: &VenueRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO venues (venue_id, name, address, region, category, created_at, created_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(v.venue_id.as_str())
+        .bind(&v.name)
+        .bind(&v.address)
+        .bind(v.region.to_string())
+        .bind(v.category.as_str())
+        .bind(micros(v.created_at))
+        .bind(&v.created_by)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn venue_get_impl(&self, id: &VenueId) -> StoreResult<Option<VenueRecord>> {
+        let row = sqlx::query(
+            "SELECT venue_id, name, address, region, category, created_at, created_by FROM venues WHERE venue_id = ?",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let Some(r) = row else { return Ok(None) };
+        let s = |c: &str| r.try_get::<String, _>(c).map_err(db_err);
+        let category = s("category")?;
+        Ok(Some(VenueRecord {
+            venue_id: venue_id(&s("venue_id")?)?,
+            name: s("name")?,
+            address: s("address")?,
+            region: codec::region(&s("region")?)?,
+            category: VenueCategory::parse(&category)
+                .map_err(|_| StoreError::Corrupt(format!("venue category {category}")))?,
+            created_at: time(r.try_get("created_at").map_err(db_err)?)?,
+            created_by: s("created_by")?,
+        }))
+    }
+
+    /// One transaction; one prepared statement per row (SQLite runs them in-process, so a
+    /// multi-row statement would save little and lose the per-row answer).
+    pub(crate) async fn visits_write_impl(&self, writes: &[VisitWrite]) -> StoreResult<Vec<bool>> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut new = Vec::with_capacity(writes.len());
+        for w in writes {
+            let v = &w.visit;
+            let inserted = sqlx::query(
+                "INSERT INTO visits (visit_key, subject_id, venue_id, entered_at, left_at, closed, source) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (visit_key, entered_at) DO NOTHING",
+            )
+            .bind(&v.visit_key)
+            .bind(v.subject_id.as_str())
+            .bind(v.venue_id.as_str())
+            .bind(micros(v.entered_at))
+            .bind(micros(v.left_at))
+            .bind(v.closed)
+            .bind(v.source.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected()
+                == 1;
+            if inserted && w.closes_open {
+                sqlx::query(CLOSE_OPEN)
+                    .bind(v.subject_id.as_str())
+                    .bind(v.venue_id.as_str())
+                    .bind(micros(v.entered_at))
+                    .bind(micros(v.entered_at - Duration::days(1)))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            new.push(inserted);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(new)
+    }
+
+    pub(crate) async fn visit_close_impl(
+        &self,
+        subject: &SubjectId,
+        venue: &VenueId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(CLOSE_OPEN)
+            .bind(subject.as_str())
+            .bind(venue.as_str())
+            .bind(micros(at))
+            .bind(micros(at - Duration::days(1)))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Visits overlapping `[from, to)` where `column = key`.
+    pub(crate) async fn visits_where(
+        &self,
+        column: &'static str,
+        key: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<VisitRecord>> {
+        let sql = format!(
+            "SELECT {VISIT_COLUMNS} FROM visits WHERE {column} = ? AND entered_at < ? AND left_at > ? \
+             ORDER BY entered_at, visit_key"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(key)
+            .bind(micros(to))
+            .bind(micros(from))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(visit_from_row).collect()
+    }
+
+    pub(crate) async fn scan_attempt_record_impl(&self, a: &ScanAttempt) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO scan_attempts (attempt_key, venue_id, device_id, at, reason) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (attempt_key) DO NOTHING",
+        )
+        .bind(&a.attempt_key)
+        .bind(a.venue_id.as_str())
+        .bind(&a.device_id)
+        .bind(micros(a.at))
+        .bind(&a.reason)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn scan_attempts_at_impl(
+        &self,
+        venue: &VenueId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<ScanAttempt>> {
+        let rows = sqlx::query(
+            "SELECT attempt_key, venue_id, device_id, at, reason FROM scan_attempts WHERE venue_id = ? AND at >= ? AND at < ? \
+             ORDER BY at, id",
+        )
+        .bind(venue.as_str())
+        .bind(micros(from))
+        .bind(micros(to))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScanAttempt {
+                    attempt_key: r.try_get("attempt_key").map_err(db_err)?,
+                    venue_id: venue_id(&r.try_get::<String, _>("venue_id").map_err(db_err)?)?,
+                    device_id: r.try_get("device_id").map_err(db_err)?,
+                    at: time(r.try_get("at").map_err(db_err)?)?,
+                    reason: r.try_get("reason").map_err(db_err)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn visits_drop_before_impl(&self, day: NaiveDate) -> StoreResult<u64> {
+        let before = micros(local_midnight(day));
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let gone = sqlx::query("DELETE FROM visits WHERE entered_at < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        sqlx::query("DELETE FROM scan_attempts WHERE at < ?").bind(before).execute(&mut *tx).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(gone)
+    }
+}
