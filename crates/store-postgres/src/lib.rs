@@ -26,6 +26,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 mod migrate;
+mod tracing;
 mod visits;
 pub mod testing;
 
@@ -996,6 +997,43 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    // --- contact tracing: `tracing.rs` ---
+    async fn trace_case_insert(
+        &self,
+        officer: Option<&str>,
+        case: &TraceCaseRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        self.trace_case_insert_impl(officer, case, audit).await
+    }
+    async fn trace_case_get(&self, officer: Option<&str>, case_id: &str) -> StoreResult<Option<TraceCaseRecord>> {
+        self.trace_case_get_impl(officer, case_id).await
+    }
+    async fn trace_visits_of(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
+        self.trace_visits_of_impl(wanted).await
+    }
+    async fn trace_visits_at(&self, wanted: &[VenueWindow], longest: chrono::TimeDelta) -> StoreResult<Vec<TraceVisit>> {
+        self.trace_visits_at_impl(wanted, longest).await
+    }
+    async fn trace_venues(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>> {
+        self.trace_venues_impl(ids).await
+    }
+    async fn trace_households(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>> {
+        self.trace_households_impl(subjects).await
+    }
+    async fn trace_trips_of(&self, people: &[HouseholdMember]) -> StoreResult<Vec<TraceSeat>> {
+        self.trace_trips_of_impl(people).await
+    }
+    async fn trace_trips_on(&self, vehicles: &[Vehicle]) -> StoreResult<Vec<TraceSeat>> {
+        self.trace_trips_on_impl(vehicles).await
+    }
+    async fn exposures_save(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64> {
+        self.exposures_save_impl(rows, audit).await
+    }
+    async fn exposures_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>> {
+        self.exposures_for_impl(subject_id).await
     }
 
     async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64> {

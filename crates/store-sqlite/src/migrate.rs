@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "decisions", include_str!("../migrations/0004_decisions.sql")),
     (5, "trips_vaccinations", include_str!("../migrations/0005_trips_vaccinations.sql")),
     (6, "venues_visits", include_str!("../migrations/0006_venues_visits.sql")),
+    (7, "tracing", include_str!("../migrations/0007_tracing.sql")),
 ];
 
 pub async fn run(pool: &SqlitePool) -> StoreResult<()> {

@@ -44,6 +44,7 @@ macro_rules! store_conformance_tests {
             scan_attempts_are_kept_without_personal_data,
             retention_drops_whole_days_of_visits,
         );
+        $crate::store_tracing_conformance_tests!($make);
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(

@@ -20,7 +20,13 @@ use serde::Serialize;
 
 pub mod codec;
 pub mod conformance;
+pub mod conformance_tracing;
 pub mod otp;
+pub mod tracing;
+
+pub use tracing::{
+    ExposureRecord, HouseholdMember, SubjectWindow, TraceCaseRecord, TraceSeat, TraceVenue, TraceVisit, Vehicle, VenueWindow,
+};
 pub mod visit;
 pub mod conformance_visits;
 
@@ -394,6 +400,39 @@ pub trait Store: Send + Sync + 'static {
     /// Records after `after_seq`, oldest first. Sequence numbers are in commit order, so a
     /// reader paging with the last `seq` it saw never skips a record that committed late.
     async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+
+    // --- contact tracing (R7); record types in `tracing.rs`, behaviours in `conformance_tracing.rs` ---
+    /// Stores a reported case and its case status (`case:<case_id>`, under the person's ID
+    /// number index) with the audit record, in one transaction — if the person exists and,
+    /// when `officer` is given, is in that officer's regions. `false`: nothing written.
+    async fn trace_case_insert(
+        &self,
+        officer: Option<&str>,
+        case: &TraceCaseRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
+    /// The case; with `officer`, only if its person is in that officer's regions.
+    async fn trace_case_get(&self, officer: Option<&str>, case_id: &str) -> StoreResult<Option<TraceCaseRecord>>;
+    /// Visits of each person overlapping their range (`entered_at < to AND left_at > from`).
+    async fn trace_visits_of(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>>;
+    /// Visits at each venue overlapping its range that began at most `longest` before it (the
+    /// bound that keeps the query on the `(venue_id, entered_at)` index).
+    async fn trace_visits_at(&self, wanted: &[VenueWindow], longest: chrono::TimeDelta)
+    -> StoreResult<Vec<TraceVisit>>;
+    /// Names and categories of venues; unknown ids are left out.
+    async fn trace_venues(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>>;
+    /// The people among `subjects`, their guardians, and everyone whose guardian is one of
+    /// those: enough to know each one's household.
+    async fn trace_households(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>>;
+    /// Trips of these people (by ID number index), with their subject ids.
+    async fn trace_trips_of(&self, people: &[HouseholdMember]) -> StoreResult<Vec<TraceSeat>>;
+    /// Registered travellers on these vehicles (trips of unregistered people are left out).
+    async fn trace_trips_on(&self, vehicles: &[Vehicle]) -> StoreResult<Vec<TraceSeat>>;
+    /// Stores exposures with the audit record in one transaction: a `record_id` already
+    /// stored is updated (a later trace may find a later contact); returns how many were new.
+    async fn exposures_save(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64>;
+    /// Exposures of a person, oldest first.
+    async fn exposures_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>>;
 
     // --- venues and visits (R6); record types in `visit.rs`, behaviours in `conformance_visits.rs` ---
     async fn venue_insert(&self, venue: &VenueRecord) -> StoreResult<()>;

@@ -1,0 +1,333 @@
+//! Contact tracing on SQLite: batched reads as a `VALUES` table joined to the indexed tables
+//! (one statement per chunk of people, venues or vehicles), writes in one transaction.
+
+use chrono::{NaiveDate, TimeDelta};
+use healthcode_core::SubjectId;
+use healthcode_store::codec;
+use healthcode_store::tracing::{TRACE_CHUNK, contact_kind};
+use healthcode_store::*;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{OFFICER_SCOPE, SqliteStore, db_err, insert_audit, micros, opt_time, time};
+
+fn values(rows: usize, columns: usize) -> String {
+    codec::placeholders(rows, columns, false)
+}
+
+fn visit_from_row(r: &SqliteRow) -> StoreResult<TraceVisit> {
+    Ok(TraceVisit {
+        visit_key: r.try_get("visit_key").map_err(db_err)?,
+        subject_id: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
+        venue_id: r.try_get("venue_id").map_err(db_err)?,
+        entered_at: time(r.try_get("entered_at").map_err(db_err)?)?,
+        left_at: time(r.try_get("left_at").map_err(db_err)?)?,
+    })
+}
+
+fn seat_from_row(r: &SqliteRow, subject_id: SubjectId) -> StoreResult<TraceSeat> {
+    Ok(TraceSeat {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        subject_id,
+        carrier: codec::carrier(&r.try_get::<String, _>("carrier").map_err(db_err)?)?,
+        number: r.try_get("number").map_err(db_err)?,
+        date: r.try_get::<NaiveDate, _>("date").map_err(db_err)?,
+        coach: r.try_get("coach").map_err(db_err)?,
+        row: r.try_get("seat_row").map_err(db_err)?,
+        seat: r.try_get("seat").map_err(db_err)?,
+    })
+}
+
+fn case_from_row(r: &SqliteRow) -> StoreResult<TraceCaseRecord> {
+    Ok(TraceCaseRecord {
+        case_id: r.try_get("case_id").map_err(db_err)?,
+        subject_id: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
+        status: codec::case_status(&r.try_get::<String, _>("status").map_err(db_err)?)?,
+        onset_date: r.try_get("onset_date").map_err(db_err)?,
+        sampled_at: opt_time(r.try_get("sampled_at").map_err(db_err)?)?,
+        isolated_at: opt_time(r.try_get("isolated_at").map_err(db_err)?)?,
+        created_at: time(r.try_get("created_at").map_err(db_err)?)?,
+        created_by: r.try_get("created_by").map_err(db_err)?,
+    })
+}
+
+const VISIT_COLUMNS: &str = "v.visit_key, v.subject_id, v.venue_id, v.entered_at, v.left_at";
+const TRIP_COLUMNS: &str = "t.record_id, t.carrier, t.number, t.date, t.coach, t.seat_row, t.seat";
+
+impl SqliteStore {
+    pub(crate) async fn trace_case_insert_impl(
+        &self,
+        officer: Option<&str>,
+        case: &TraceCaseRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let sql = match officer {
+            Some(_) => format!("SELECT p.id_index FROM persons p WHERE p.subject_id = ? AND {OFFICER_SCOPE}"),
+            None => "SELECT p.id_index FROM persons p WHERE p.subject_id = ?".to_string(),
+        };
+        let q = sqlx::query(&sql).bind(case.subject_id.as_str());
+        let q = match officer {
+            Some(staff) => q.bind(staff),
+            None => q,
+        };
+        let Some(row) = q.fetch_optional(&mut *tx).await.map_err(db_err)? else { return Ok(false) };
+        let id_index: Vec<u8> = row.try_get("id_index").map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO trace_cases (case_id, subject_id, status, onset_date, sampled_at, isolated_at, created_at, \
+             created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&case.case_id)
+        .bind(case.subject_id.as_str())
+        .bind(case.status.as_str())
+        .bind(case.onset_date)
+        .bind(case.sampled_at.map(micros))
+        .bind(case.isolated_at.map(micros))
+        .bind(micros(case.created_at))
+        .bind(&case.created_by)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO case_statuses (record_id, id_index, status, at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (record_id) DO NOTHING",
+        )
+        .bind(case.status_record_id())
+        .bind(&id_index)
+        .bind(case.status.as_str())
+        .bind(micros(case.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    pub(crate) async fn trace_case_get_impl(
+        &self,
+        officer: Option<&str>,
+        case_id: &str,
+    ) -> StoreResult<Option<TraceCaseRecord>> {
+        let scope = if officer.is_some() { format!(" AND {OFFICER_SCOPE}") } else { String::new() };
+        let sql = format!(
+            "SELECT c.case_id, c.subject_id, c.status, c.onset_date, c.sampled_at, c.isolated_at, c.created_at, \
+             c.created_by FROM trace_cases c JOIN persons p ON p.subject_id = c.subject_id WHERE c.case_id = ?{scope}"
+        );
+        let q = sqlx::query(&sql).bind(case_id);
+        let q = match officer {
+            Some(staff) => q.bind(staff),
+            None => q,
+        };
+        q.fetch_optional(&self.reader).await.map_err(db_err)?.as_ref().map(case_from_row).transpose()
+    }
+
+    pub(crate) async fn trace_visits_of_impl(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
+        let mut out = Vec::new();
+        for chunk in wanted.chunks(TRACE_CHUNK) {
+            let sql = format!(
+                "WITH w(s, f, t) AS (VALUES {}) SELECT {VISIT_COLUMNS} FROM w \
+                 JOIN visits v ON v.subject_id = w.s AND v.entered_at < w.t AND v.left_at > w.f",
+                values(chunk.len(), 3)
+            );
+            let mut q = sqlx::query(&sql);
+            for w in chunk {
+                q = q.bind(w.subject_id.as_str()).bind(micros(w.from)).bind(micros(w.to));
+            }
+            for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
+                out.push(visit_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn trace_visits_at_impl(
+        &self,
+        wanted: &[VenueWindow],
+        longest: TimeDelta,
+    ) -> StoreResult<Vec<TraceVisit>> {
+        let mut out = Vec::new();
+        for chunk in wanted.chunks(TRACE_CHUNK) {
+            let sql = format!(
+                "WITH w(venue, lo, f, t) AS (VALUES {}) SELECT {VISIT_COLUMNS} FROM w \
+                 JOIN visits v ON v.venue_id = w.venue AND v.entered_at >= w.lo AND v.entered_at < w.t \
+                 AND v.left_at > w.f",
+                values(chunk.len(), 4)
+            );
+            let mut q = sqlx::query(&sql);
+            for w in chunk {
+                let lo = w.from.checked_sub_signed(longest).unwrap_or(w.from);
+                q = q.bind(&w.venue_id).bind(micros(lo)).bind(micros(w.from)).bind(micros(w.to));
+            }
+            for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
+                out.push(visit_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn trace_venues_impl(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(TRACE_CHUNK) {
+            let sql = format!(
+                "SELECT venue_id, name, category FROM venues WHERE venue_id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
+                out.push(TraceVenue {
+                    venue_id: r.try_get("venue_id").map_err(db_err)?,
+                    name: r.try_get("name").map_err(db_err)?,
+                    category: r.try_get("category").map_err(db_err)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn trace_households_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>> {
+        let mut out = Vec::new();
+        for chunk in subjects.chunks(TRACE_CHUNK) {
+            let sql = format!(
+                "WITH s(id) AS (VALUES {}), \
+                 k(id) AS (SELECT id FROM s UNION SELECT p.guardian_subject_id FROM persons p JOIN s ON \
+                 p.subject_id = s.id WHERE p.guardian_subject_id IS NOT NULL) \
+                 SELECT p.subject_id, p.guardian_subject_id, p.id_index FROM persons p \
+                 WHERE p.subject_id IN (SELECT id FROM k) OR p.guardian_subject_id IN (SELECT id FROM k)",
+                values(chunk.len(), 1)
+            );
+            let mut q = sqlx::query(&sql);
+            for s in chunk {
+                q = q.bind(s.as_str());
+            }
+            for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
+                out.push(HouseholdMember {
+                    subject_id: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
+                    guardian: r
+                        .try_get::<Option<String>, _>("guardian_subject_id")
+                        .map_err(db_err)?
+                        .map(|g| codec::subject(&g))
+                        .transpose()?,
+                    id_index: r.try_get("id_index").map_err(db_err)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn trace_trips_of_impl(&self, people: &[HouseholdMember]) -> StoreResult<Vec<TraceSeat>> {
+        let mut out = Vec::new();
+        for chunk in people.chunks(TRACE_CHUNK) {
+            let sql = format!(
+                "WITH k(i, s) AS (VALUES {}) SELECT {TRIP_COLUMNS}, k.s AS subject_id FROM k \
+                 JOIN trips t ON t.id_index = k.i",
+                values(chunk.len(), 2)
+            );
+            let mut q = sqlx::query(&sql);
+            for p in chunk {
+                q = q.bind(&p.id_index).bind(p.subject_id.as_str());
+            }
+            for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
+                let subject = codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?;
+                out.push(seat_from_row(&r, subject)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn trace_trips_on_impl(&self, vehicles: &[Vehicle]) -> StoreResult<Vec<TraceSeat>> {
+        let mut out = Vec::new();
+        for chunk in vehicles.chunks(TRACE_CHUNK) {
+            let sql = format!(
+                "WITH w(c, n, d) AS (VALUES {}) SELECT {TRIP_COLUMNS}, p.subject_id FROM w \
+                 JOIN trips t ON t.carrier = w.c AND t.number = w.n AND t.date = w.d \
+                 JOIN persons p ON p.id_index = t.id_index",
+                values(chunk.len(), 3)
+            );
+            let mut q = sqlx::query(&sql);
+            for v in chunk {
+                q = q.bind(codec::carrier_to_text(v.carrier)).bind(&v.number).bind(v.date);
+            }
+            for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
+                let subject = codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?;
+                out.push(seat_from_row(&r, subject)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn exposures_save_impl(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut new = 0;
+        for e in rows {
+            let evidence = e.evidence.to_string();
+            let via = e.via.as_ref().map(SubjectId::as_str);
+            let inserted = sqlx::query(
+                "INSERT INTO exposures (record_id, subject_id, kind, at, case_id, via, evidence, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO NOTHING",
+            )
+            .bind(&e.record_id)
+            .bind(e.subject_id.as_str())
+            .bind(e.kind.as_str())
+            .bind(micros(e.at))
+            .bind(&e.case_id)
+            .bind(via)
+            .bind(&evidence)
+            .bind(micros(e.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+            if inserted == 1 {
+                new += 1;
+                continue;
+            }
+            // Traced again: the latest finding stands (a later contact, more evidence).
+            sqlx::query("UPDATE exposures SET at = ?, via = ?, evidence = ? WHERE record_id = ?")
+                .bind(micros(e.at))
+                .bind(via)
+                .bind(&evidence)
+                .bind(&e.record_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(new)
+    }
+
+    pub(crate) async fn exposures_for_impl(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>> {
+        let rows = sqlx::query(
+            "SELECT record_id, subject_id, kind, at, case_id, via, evidence, created_at FROM exposures \
+             WHERE subject_id = ? ORDER BY at, record_id",
+        )
+        .bind(subject_id.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let evidence: String = r.try_get("evidence").map_err(db_err)?;
+                Ok(ExposureRecord {
+                    record_id: r.try_get("record_id").map_err(db_err)?,
+                    subject_id: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
+                    kind: contact_kind(&r.try_get::<String, _>("kind").map_err(db_err)?)?,
+                    at: time(r.try_get("at").map_err(db_err)?)?,
+                    case_id: r.try_get("case_id").map_err(db_err)?,
+                    via: r
+                        .try_get::<Option<String>, _>("via")
+                        .map_err(db_err)?
+                        .map(|v| codec::subject(&v))
+                        .transpose()?,
+                    evidence: serde_json::from_str(&evidence)
+                        .map_err(|e| StoreError::Corrupt(format!("exposure evidence: {e}")))?,
+                    created_at: time(r.try_get("created_at").map_err(db_err)?)?,
+                })
+            })
+            .collect()
+    }
+}
