@@ -26,6 +26,7 @@ pub mod risk;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod trace_job;
 pub mod validate;
 
 pub use routes::router;

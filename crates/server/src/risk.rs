@@ -7,7 +7,7 @@
 
 use chrono::Duration;
 use healthcode_core::rules::{
-    CaseRecord, Decision, DeclarationFact, Facts, LabTest, RegionRisk, RiskPeriod, Stay, StaySource, TestKind, Trip,
+    CaseRecord, Decision, DeclarationFact, Exposure, Facts, LabTest, RegionRisk, RiskPeriod, Stay, StaySource, TestKind, Trip,
     Vaccination,
 };
 use healthcode_store::PersonRecord;
@@ -44,6 +44,7 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
     let cases = app.store.cases_for(&person.id_index).await?;
     let trips = app.store.trips_for(&person.id_index).await?;
     let vaccinations = app.store.vaccinations_for(&person.id_index).await?;
+    let exposures = app.store.exposures_for(&person.subject_id).await?;
     Ok(Facts {
         registered_at: Some(person.created_at),
         declarations: declarations
@@ -95,6 +96,16 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
                 at: healthcode_core::local_time::local_midnight(v.date),
                 dose: v.dose,
                 product: Some(v.product),
+            })
+            .collect(),
+        exposures: exposures
+            .into_iter()
+            .map(|e| Exposure {
+                source: e.source(),
+                record_id: e.record_id,
+                kind: e.kind,
+                at: e.at,
+                case_id: Some(e.case_id),
             })
             .collect(),
         ..Facts::default()

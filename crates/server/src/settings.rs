@@ -41,6 +41,8 @@ pub struct Settings {
     pub rules: Arc<RuleSet>,
     /// How often the scheduler looks for decisions due for review.
     pub review_interval: std::time::Duration,
+    /// Contact tracing thresholds (`docs/tracing.md`).
+    pub tracing: healthcode_core::tracing::TracingParams,
 }
 
 impl Default for Settings {
@@ -57,6 +59,7 @@ impl Default for Settings {
             trust_list_validity: Duration::days(7),
             rules: Arc::new(RuleSet::default_rules()),
             review_interval: std::time::Duration::from_secs(10),
+            tracing: healthcode_core::tracing::TracingParams::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! fresh database (SQLite file; PostgreSQL database for the `postgres_` tests).
 
 mod support;
+mod tracing;
 
 use chrono::Duration;
 use reqwest::StatusCode;

@@ -8,6 +8,7 @@ use crate::state::AppState;
 
 pub mod audit;
 pub mod auth;
+pub mod cases;
 pub mod code;
 pub mod declarations;
 pub mod imports;
@@ -44,6 +45,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/codes/lookup"),
     ("get", "/.well-known/healthcode/trust-list.json"),
     ("post", "/api/v1/imports/{kind}"),
+    ("post", "/api/v1/cases"),
+    ("post", "/api/v1/cases/{id}/trace"),
     ("get", "/api/v1/me/status"),
     ("get", "/api/v1/me/color-history"),
     ("get", "/api/v1/rules"),
@@ -77,6 +80,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me/paper-code.png", get(code::paper_code_png))
         .route("/api/v1/codes/lookup", post(code::lookup))
         .route("/.well-known/healthcode/trust-list.json", get(code::trust_list))
+        .route("/api/v1/cases", post(cases::report))
+        .route("/api/v1/cases/{id}/trace", post(cases::trace))
         .route(
             "/api/v1/imports/{kind}",
             post(imports::import_kind).layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)),
