@@ -28,6 +28,7 @@ pub mod settings;
 pub mod state;
 pub mod trace_job;
 pub mod validate;
+pub mod visits_writer;
 
 pub use routes::router;
 pub use settings::{OtpSenderKind, Settings};
@@ -42,10 +43,18 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     recolor::spawn_scheduler(state.clone(), state.settings.review_interval, stop_rx);
-    axum::serve(listener, router(state))
+    // The visit writer stops after the last request has been answered, not with the others.
+    let (writer_stop, writer_rx) = tokio::sync::watch::channel(false);
+    let writer = state.visits.spawn_writer(state.store.clone(), state.settings.scans.group_max, writer_rx);
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         })
-        .await
+        .await;
+    let _ = writer_stop.send(true);
+    if let Some(w) = writer {
+        let _ = w.await;
+    }
+    served
 }

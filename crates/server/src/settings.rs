@@ -41,6 +41,8 @@ pub struct Settings {
     pub rules: Arc<RuleSet>,
     /// How often the scheduler looks for decisions due for review.
     pub review_interval: std::time::Duration,
+    /// Scans and check-ins: venue policy, bounds on scan times, batch sizes.
+    pub scans: crate::visits_writer::ScanSettings,
     /// Contact tracing thresholds (`docs/tracing.md`).
     pub tracing: healthcode_core::tracing::TracingParams,
 }
@@ -59,6 +61,7 @@ impl Default for Settings {
             trust_list_validity: Duration::days(7),
             rules: Arc::new(RuleSet::default_rules()),
             review_interval: std::time::Duration::from_secs(10),
+            scans: crate::visits_writer::ScanSettings::default(),
             tracing: healthcode_core::tracing::TracingParams::default(),
         }
     }

@@ -31,6 +31,8 @@ pub struct Inner {
     pub metrics: Metrics,
     /// SHA-256 of the bootstrap admin token, if one is configured.
     pub bootstrap_admin_hash: Option<Vec<u8>>,
+    /// The group-commit visit writer and the caches scans read (`visits_writer.rs`).
+    pub visits: crate::visits_writer::Visits,
 }
 
 impl Deref for AppState {
@@ -72,6 +74,7 @@ impl AppState {
             settings,
             metrics: Metrics::new(),
             bootstrap_admin_hash,
+            visits: Default::default(),
         }))
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP API driven over real sockets: each test starts its own server on port 0 with a
 //! fresh database (SQLite file; PostgreSQL database for the `postgres_` tests).
 
+mod scans;
 mod support;
 mod tracing;
 
@@ -452,8 +453,15 @@ async fn only_admins_create_staff_and_each_role_gets_what_it_needs() {
     assert_problem(r, StatusCode::FORBIDDEN, "forbidden", None).await;
     // An admin created by the bootstrap admin can create accounts too.
     let second_admin = app.staff("admin", json!({})).await;
-    let device = app
+    // A device is bound to a registered venue.
+    let r = app
         .post("/api/v1/staff", Some(&second_admin), &json!({"role": "checkpoint", "name": "gate 1", "venue_id": "v_1"}))
+        .await;
+    let problem = assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("venue_id")).await;
+    assert_eq!(problem["errors"][0]["code"], "venue_unknown");
+    let venue = app.venue("restaurant").await;
+    let device = app
+        .post("/api/v1/staff", Some(&second_admin), &json!({"role": "checkpoint", "name": "gate 1", "venue_id": venue}))
         .await;
     assert_eq!(device.status(), StatusCode::CREATED);
     let partner = app
@@ -590,7 +598,7 @@ async fn guardians_get_their_dependents_codes_and_paper_codes() {
     assert_problem(r, StatusCode::FORBIDDEN, "not_your_dependent", Some("subject_id")).await;
 
     // A checkpoint looks the paper code's color up online; the lookup is in the access log.
-    let device = app.staff("checkpoint", json!({"venue_id": "v_gate"})).await;
+    let device = app.staff("checkpoint", json!({"venue_id": app.venue("hospital").await})).await;
     let body = json!({"token": paper["token"]});
     app.clock.advance(Duration::days(30));
     // The guardian declares for her today (else missed declarations would make her yellow).

@@ -265,7 +265,7 @@ impl PostgresStore {
         let mut gone = 0u64;
         for r in parts {
             let name: String = r.try_get(0).map_err(db_err)?;
-            if !partition_day(&name).is_some_and(|d| d < day) {
+            if partition_day(&name).is_none_or(|d| d >= day) {
                 continue;
             }
             let count_sql = format!("SELECT count(*) FROM {name}");

@@ -8,15 +8,18 @@ use crate::state::AppState;
 
 pub mod audit;
 pub mod auth;
+pub mod checkins;
 pub mod cases;
 pub mod code;
 pub mod declarations;
 pub mod imports;
 pub mod persons;
 pub mod regions;
+pub mod scans;
 pub mod staff;
 pub mod status;
 pub mod system;
+pub mod venues;
 
 /// (method, path) of every route, as the router and `openapi.json` spell them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -53,6 +56,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/api/v1/regions/{code}/risk"),
     ("post", "/api/v1/staff"),
     ("get", "/api/v1/audit"),
+    ("post", "/api/v1/venues"),
+    ("get", "/api/v1/venues/{id}/code"),
+    ("get", "/api/v1/venues/{id}/code.png"),
+    ("post", "/api/v1/scans"),
+    ("post", "/api/v1/scans/batch"),
+    ("post", "/api/v1/checkins"),
+    ("post", "/api/v1/codes/verify"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -92,6 +102,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/regions/{code}/risk", put(regions::set_risk))
         .route("/api/v1/staff", post(staff::create))
         .route("/api/v1/audit", get(audit::audit_log))
+        .route("/api/v1/venues", post(venues::create))
+        .route("/api/v1/venues/{id}/code", get(venues::code))
+        .route("/api/v1/venues/{id}/code.png", get(venues::code_png))
+        .route("/api/v1/scans", post(scans::scan))
+        .route("/api/v1/scans/batch", post(scans::batch).layer(DefaultBodyLimit::max(scans::BATCH_BODY_LIMIT)))
+        .route("/api/v1/checkins", post(checkins::checkin))
+        .route("/api/v1/codes/verify", post(scans::verify))
         .fallback(crate::http::not_found)
         .method_not_allowed_fallback(crate::http::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -100,6 +100,16 @@ pub async fn create(
     }
     v.finish()?;
     let role = checked(role);
+    if let Some(id) = &venue_id {
+        let known = match healthcode_core::VenueId::parse(id) {
+            Ok(id) => app.visits.venue(&app, &id).await?.is_some(),
+            Err(_) => false,
+        };
+        if !known {
+            let e = FieldError::new("venue_id", "venue_unknown", "no venue with this id is registered");
+            return Err(ApiError::validation(vec![e]));
+        }
+    }
     let account = NewAccount { role, name, regions, venue_id, import_kinds: body.import_kinds };
     let (id, token) = create_account(&app, &caller, account).await?;
     Ok((StatusCode::CREATED, Json(CreatedStaff { id, token, role })))

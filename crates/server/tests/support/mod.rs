@@ -48,6 +48,8 @@ pub struct TestApp {
     pub admin_token: String,
     pub data_dir: Option<PathBuf>,
     pub keys: healthcode_token::Keyring,
+    /// The server's store, for tests that check what was written.
+    pub store: Arc<dyn Store>,
     shutdown: Mutex<Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>>,
 }
 
@@ -91,8 +93,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     };
     let clock = Arc::new(ManualClock::new(start));
     let otp = Arc::new(CapturingSender::default());
-    let state =
-        AppState::with_parts(store, Arc::new(vault), Arc::new(keys.clone()), settings, otp.clone(), clock.clone());
+    let state = AppState::with_parts(
+        store.clone(),
+        Arc::new(vault),
+        Arc::new(keys.clone()),
+        settings,
+        otp.clone(),
+        clock.clone(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -111,6 +119,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         admin_token,
         data_dir,
         keys,
+        store,
         shutdown: Mutex::new(Some((tx, handle))),
     }
 }
@@ -195,6 +204,15 @@ impl TestApp {
         let r = self.post("/api/v1/staff", Some(&self.admin_token), &body).await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+    }
+
+    /// Registers a venue of `category` in 420102 (as a new venue admin); returns its id.
+    pub async fn venue(&self, category: &str) -> String {
+        let admin = self.staff("venue_admin", json!({})).await;
+        let body = json!({"name": "江汉路小吃店", "address": "江汉路 1 号", "region": "420102", "category": category});
+        let r = self.post("/api/v1/venues", Some(&admin), &body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        r.json::<Value>().await.unwrap()["venue_id"].as_str().unwrap().to_string()
     }
 
     /// Polls `path` until `done` holds for its JSON (5 s at most); returns the last answer.

@@ -1,0 +1,371 @@
+//! Checkpoint scans (R6): a device bound to one venue scans a person's code; the server makes
+//! the decision a device could make offline — the token verified with the verifier library,
+//! the venue's policy applied to the color *in the token* — and records the visit before it
+//! answers. Also the verify-only endpoint the benchmark compares scans with.
+//!
+//! One server-side addition to the offline decision: when the person's stored decision turned
+//! red after the token was issued, the scan is denied (`color_changed`), since the server
+//! knows better than a three-minute-old token. A paper code carries no color, so the server
+//! evaluates the person's current one (as `POST /codes/lookup` does).
+//!
+//! Answers: `200` with `decision: deny` and a `reason` for a code that does not verify
+//! (forged, expired, unknown issuer…: recorded as a scan attempt without personal data) or a
+//! color the venue does not admit; `422` for a malformed request; `403 venue_not_bound` when
+//! the device scans for another venue.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use healthcode_core::{Color, Role, SubjectId, VenueId};
+use healthcode_store::{ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite};
+use healthcode_token::{CodeKind, VerifyOptions};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::extract::{ApiJson, StaffUser};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanBody {
+    token: String,
+    venue_id: String,
+    at: String,
+    idempotency_key: String,
+    direction: Option<String>,
+}
+
+/// A scan whose fields parsed and whose time is within bounds.
+struct Scan {
+    token: String,
+    venue_id: VenueId,
+    at: DateTime<Utc>,
+    key: String,
+    exit: bool,
+}
+
+#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Pass,
+    Deny,
+}
+
+#[derive(Serialize)]
+pub struct ScanAnswer {
+    decision: Decision,
+    color: Option<Color>,
+    masked_name: Option<String>,
+    /// Why it was denied (a verifier error code, `color_not_admitted`, `color_changed`,
+    /// `person_unknown`); `null` on pass.
+    reason: Option<&'static str>,
+}
+
+/// The decision and what to record for it.
+struct Outcome {
+    answer: ScanAnswer,
+    write: Option<VisitWrite>,
+    attempt: Option<ScanAttempt>,
+}
+
+fn field(name: &str, code: &str, message: &str) -> FieldError {
+    FieldError::new(name, code, message)
+}
+
+/// Parses one scan; every bad field is reported.
+fn parse(app: &AppState, body: ScanBody, now: DateTime<Utc>) -> Result<Scan, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let venue_id = VenueId::parse(body.venue_id.trim())
+        .map_err(|e| errors.push(field("venue_id", healthcode_core::Coded::code(&e), &e.to_string())))
+        .ok();
+    let key = body.idempotency_key.trim().to_string();
+    if key.is_empty() || key.len() > 100 || key.chars().any(char::is_control) {
+        errors.push(field("idempotency_key", "idempotency_key_format", "1–100 printable characters"));
+    }
+    if body.token.trim().is_empty() || body.token.len() > 2000 {
+        errors.push(field("token", "token_format", "the scanned code's text, at most 2000 characters"));
+    }
+    let exit = match body.direction.as_deref() {
+        None | Some("in") => false,
+        Some("out") => true,
+        Some(_) => {
+            errors.push(field("direction", "direction_unknown", "direction is in or out"));
+            false
+        }
+    };
+    let s = &app.settings.scans;
+    let at = match DateTime::parse_from_rfc3339(body.at.trim()) {
+        Err(_) => {
+            errors.push(field("at", "time_format", "an RFC 3339 time with offset, e.g. 2027-01-15T10:00:00+08:00"));
+            None
+        }
+        Ok(t) if t.to_utc() > now + s.max_future => {
+            errors.push(field("at", "at_in_future", "the scan time is ahead of the server's clock"));
+            None
+        }
+        Ok(t) if t.to_utc() < now - s.max_past => {
+            let msg = format!("scans older than {} days are not accepted", s.max_past.num_days());
+            errors.push(field("at", "at_too_old", &msg));
+            None
+        }
+        Ok(t) => Some(t.to_utc()),
+    };
+    match (venue_id, at, errors.is_empty()) {
+        (Some(venue_id), Some(at), true) => Ok(Scan { token: body.token, venue_id, at, key, exit }),
+        _ => Err(errors),
+    }
+}
+
+fn deny(reason: &'static str, color: Option<Color>, masked_name: Option<String>) -> ScanAnswer {
+    ScanAnswer { decision: Decision::Deny, color, masked_name, reason: Some(reason) }
+}
+
+/// The decision for one parsed scan at its venue; nothing is written here.
+async fn decide(app: &AppState, device: &str, venue: &VenueRecord, scan: &Scan) -> ApiResult<Outcome> {
+    let visit_key = format!("scan:{device}:{}", scan.key);
+    let attempt = |reason: &'static str| ScanAttempt {
+        attempt_key: Some(visit_key.clone()),
+        venue_id: venue.venue_id.clone(),
+        device_id: device.to_string(),
+        at: scan.at,
+        reason: reason.to_string(),
+    };
+    let trust = app.visits.trust(app)?;
+    // Verified at the scan's time: an offline device's stored scan is judged as it was made.
+    let verified = match healthcode_token::check(&scan.token, &trust, VerifyOptions::at(scan.at)) {
+        Ok(v) => v,
+        Err(report) => {
+            let code = report.error.map_or("code_invalid", |e| e.code);
+            return Ok(Outcome { answer: deny(code, None, None), write: None, attempt: Some(attempt(code)) });
+        }
+    };
+    let claims = verified.claims;
+    let Ok(subject) = SubjectId::parse(&claims.subject) else {
+        return Ok(Outcome {
+            answer: deny("claims_invalid", None, None),
+            write: None,
+            attempt: Some(attempt("claims_invalid")),
+        });
+    };
+    let masked = Some(claims.masked_name.clone());
+    let visit = |left_at, closed| VisitRecord {
+        visit_key: visit_key.clone(),
+        subject_id: subject.clone(),
+        venue_id: venue.venue_id.clone(),
+        entered_at: scan.at,
+        left_at,
+        closed,
+        source: VisitSource::Scan,
+    };
+    if scan.exit {
+        // Leaving is never refused; the exit closes the visit it ends.
+        let answer = ScanAnswer { decision: Decision::Pass, color: claims.color, masked_name: masked, reason: None };
+        let write = VisitWrite { visit: visit(scan.at, true), closes_open: true };
+        return Ok(Outcome { answer, write: Some(write), attempt: None });
+    }
+    let (color, reason) = match (claims.kind, claims.color) {
+        (CodeKind::Phone, Some(color)) => match app.store.decision_get(&subject).await? {
+            Some(d) if d.color == Color::Red && d.since > claims.issued_at => (Color::Red, Some("color_changed")),
+            _ => (color, None),
+        },
+        _ => match app.store.person_get(&subject).await? {
+            Some(person) => (crate::routes::code::current_color(app, &person).await?.color, None),
+            None => {
+                let answer = deny("person_unknown", None, masked);
+                return Ok(Outcome { answer, write: None, attempt: Some(attempt("person_unknown")) });
+            }
+        },
+    };
+    if app.settings.scans.policy.admits(venue.category, color) && reason.is_none() {
+        let answer = ScanAnswer { decision: Decision::Pass, color: Some(color), masked_name: masked, reason: None };
+        let write = VisitWrite { visit: visit(scan.at + venue.category.default_dwell(), false), closes_open: false };
+        Ok(Outcome { answer, write: Some(write), attempt: None })
+    } else {
+        let reason = reason.unwrap_or("color_not_admitted");
+        Ok(Outcome { answer: deny(reason, Some(color), masked), write: None, attempt: Some(attempt(reason)) })
+    }
+}
+
+/// The device's id and the venue it is bound to.
+fn device(caller: &StaffUser) -> ApiResult<(String, VenueId)> {
+    caller.require(&[Role::Checkpoint])?;
+    let staff = caller.staff.as_ref().ok_or_else(|| ApiError::forbidden("a checkpoint device is required"))?;
+    let venue = staff.venue_id.as_deref().and_then(|v| VenueId::parse(v).ok());
+    let venue = venue.ok_or_else(|| ApiError::forbidden("this device is not bound to a venue"))?;
+    Ok((staff.id.clone(), venue))
+}
+
+fn not_bound() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "venue_not_bound", "this device is bound to another venue")
+}
+
+async fn bound_venue(app: &AppState, venue: &VenueId) -> ApiResult<std::sync::Arc<VenueRecord>> {
+    app.visits.venue(app, venue).await?.ok_or_else(|| ApiError::not_found("venue"))
+}
+
+pub async fn scan(
+    State(app): State<AppState>,
+    caller: StaffUser,
+    ApiJson(body): ApiJson<ScanBody>,
+) -> ApiResult<Json<ScanAnswer>> {
+    let (device_id, bound) = device(&caller)?;
+    let scan = parse(&app, body, app.clock.now()).map_err(ApiError::validation)?;
+    if scan.venue_id != bound {
+        return Err(not_bound());
+    }
+    let venue = bound_venue(&app, &bound).await?;
+    let outcome = decide(&app, &device_id, &venue, &scan).await?;
+    if let Some(a) = &outcome.attempt {
+        app.store.scan_attempt_record(a).await?;
+    }
+    if let Some(w) = outcome.write {
+        app.visits.write(vec![w]).await?;
+    }
+    Ok(Json(outcome.answer))
+}
+
+/// A batch of 1000 scans with ~260-character tokens is ~350 KB.
+pub const BATCH_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    scans: Vec<Value>,
+}
+
+#[derive(Serialize)]
+pub struct ItemResult {
+    idempotency_key: Option<String>,
+    /// `accepted` (recorded now), `duplicate` (recorded before: nothing written), `rejected`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<Decision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    color: Option<Color>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    /// Scanned more than `flag_after` before the upload: accepted, but worth a look.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    late: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<FieldError>,
+}
+
+#[derive(Serialize)]
+pub struct BatchAnswer {
+    results: Vec<ItemResult>,
+}
+
+fn rejected(key: Option<String>, error: FieldError) -> ItemResult {
+    ItemResult {
+        idempotency_key: key,
+        status: "rejected",
+        decision: None,
+        color: None,
+        reason: None,
+        late: false,
+        error: Some(error),
+    }
+}
+
+/// An offline device uploads what it scanned. Each item is judged like a single scan and gets
+/// its own result; malformed items are rejected without stopping the others, and all the
+/// batch's visits are written in one group commit. Replays answer `duplicate`.
+pub async fn batch(
+    State(app): State<AppState>,
+    caller: StaffUser,
+    ApiJson(body): ApiJson<BatchBody>,
+) -> ApiResult<Json<BatchAnswer>> {
+    let (device_id, bound) = device(&caller)?;
+    let max = app.settings.scans.batch_max;
+    if body.scans.len() > max {
+        let msg = format!("at most {max} scans per batch; split the upload");
+        return Err(ApiError::field(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            field("scans", "batch_too_large", &msg),
+        ));
+    }
+    let venue = bound_venue(&app, &bound).await?;
+    let now = app.clock.now();
+    let flag_after = app.settings.scans.flag_after;
+    let mut results = Vec::with_capacity(body.scans.len());
+    // (index in results, write) of the items that record a visit.
+    let mut writes = Vec::new();
+    for (i, item) in body.scans.into_iter().enumerate() {
+        let key = item.get("idempotency_key").and_then(Value::as_str).map(str::to_string);
+        let path = |f: &str| format!("scans[{i}].{f}");
+        let parsed: ScanBody = match serde_json::from_value(item) {
+            Ok(b) => b,
+            Err(e) => {
+                results.push(rejected(key, field(&format!("scans[{i}]"), "item_malformed", &e.to_string())));
+                continue;
+            }
+        };
+        let scan = match parse(&app, parsed, now) {
+            Ok(s) => s,
+            Err(mut errors) => {
+                let mut first = errors.remove(0);
+                first.field = path(&first.field);
+                results.push(rejected(key, first));
+                continue;
+            }
+        };
+        if scan.venue_id != bound {
+            let e = field(&path("venue_id"), "venue_not_bound", "this device is bound to another venue");
+            results.push(rejected(key, e));
+            continue;
+        }
+        let outcome = decide(&app, &device_id, &venue, &scan).await?;
+        if let Some(a) = &outcome.attempt {
+            app.store.scan_attempt_record(a).await?;
+        }
+        if let Some(w) = outcome.write {
+            writes.push((results.len(), w));
+        }
+        let a = outcome.answer;
+        results.push(ItemResult {
+            idempotency_key: key,
+            status: "accepted",
+            decision: Some(a.decision),
+            color: a.color,
+            reason: a.reason,
+            late: now - scan.at > flag_after,
+            error: None,
+        });
+    }
+    let (slots, writes): (Vec<usize>, Vec<VisitWrite>) = writes.into_iter().unzip();
+    let new = app.visits.write(writes).await?;
+    for (slot, is_new) in slots.into_iter().zip(new) {
+        if !is_new {
+            results[slot].status = "duplicate";
+        }
+    }
+    Ok(Json(BatchAnswer { results }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    token: String,
+}
+
+#[derive(Serialize)]
+pub struct VerifyAnswer {
+    valid: bool,
+    color: Option<Color>,
+    kind: Option<CodeKind>,
+    error: Option<healthcode_token::ReportError>,
+}
+
+/// Verify only (anyone): is this a valid code of ours now, and which color does it carry. No
+/// personal data in the answer, no database access: the checkpoint's offline decision, served.
+pub async fn verify(State(app): State<AppState>, ApiJson(body): ApiJson<VerifyBody>) -> ApiResult<Json<VerifyAnswer>> {
+    let trust = app.visits.trust(&app)?;
+    Ok(Json(match healthcode_token::check(&body.token, &trust, VerifyOptions::at(app.clock.now())) {
+        Ok(v) => VerifyAnswer { valid: true, color: v.claims.color, kind: Some(v.claims.kind), error: None },
+        Err(r) => VerifyAnswer { valid: false, color: None, kind: None, error: r.error },
+    }))
+}
