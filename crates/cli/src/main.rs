@@ -17,6 +17,7 @@ mod keys;
 mod rules;
 mod serve;
 mod store;
+mod trace;
 mod verify;
 
 #[derive(Parser)]
@@ -51,6 +52,8 @@ enum Command {
     /// Check a rule set, or run its examples.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Contact tracing for a reported case: close and secondary contacts with evidence, written as exposures.
+    Trace(trace::TraceArgs),
     /// Verify one credential offline (ours, EU DCC or SMART Health Card); exit 0 valid, 1 invalid.
     Verify(verify::VerifyArgs),
     Demo {
@@ -100,6 +103,11 @@ fn main() -> Result<()> {
                 config::init_logging("warn");
                 let clean = import::run(args).await?;
                 std::process::exit(if clean { 0 } else { 1 });
+            }
+            Command::Trace(args) => {
+                config::init_logging("warn");
+                let found = trace::run(args).await?;
+                std::process::exit(if found { 0 } else { 1 });
             }
             Command::Keys(_) | Command::Verify(_) | Command::Bench { .. } | Command::Rules(_) => {
                 unreachable!("handled before the runtime starts")

@@ -51,6 +51,22 @@ fn case_from_row(r: &SqliteRow) -> StoreResult<TraceCaseRecord> {
     })
 }
 
+/// Reads of many chunks run in two halves at once, on two of the read pool's connections:
+/// each chunk is an index seek per key, bound by the CPU, and SQLite reads in parallel.
+async fn in_two<'a, T, F, Fut>(items: &'a [T], read: F) -> StoreResult<Vec<TraceVisit>>
+where
+    F: Fn(&'a [T]) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<Vec<TraceVisit>>>,
+{
+    if items.len() <= TRACE_CHUNK {
+        return read(items).await;
+    }
+    let (a, b) = items.split_at(items.len() / 2);
+    let (mut first, second) = tokio::try_join!(read(a), read(b))?;
+    first.extend(second);
+    Ok(first)
+}
+
 const VISIT_COLUMNS: &str = "v.visit_key, v.subject_id, v.venue_id, v.entered_at, v.left_at";
 const TRIP_COLUMNS: &str = "t.record_id, t.carrier, t.number, t.date, t.coach, t.seat_row, t.seat";
 
@@ -123,6 +139,10 @@ impl SqliteStore {
     }
 
     pub(crate) async fn trace_visits_of_impl(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
+        in_two(wanted, |part| self.visits_of_part(part)).await
+    }
+
+    async fn visits_of_part(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
         let mut out = Vec::new();
         for chunk in wanted.chunks(TRACE_CHUNK) {
             let sql = format!(
@@ -146,6 +166,10 @@ impl SqliteStore {
         wanted: &[VenueWindow],
         longest: TimeDelta,
     ) -> StoreResult<Vec<TraceVisit>> {
+        in_two(wanted, |part| self.visits_at_part(part, longest)).await
+    }
+
+    async fn visits_at_part(&self, wanted: &[VenueWindow], longest: TimeDelta) -> StoreResult<Vec<TraceVisit>> {
         let mut out = Vec::new();
         for chunk in wanted.chunks(TRACE_CHUNK) {
             let sql = format!(
