@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod trace;
+
 const BIN: &str = env!("CARGO_BIN_EXE_healthcode");
 
 fn temp_dir(label: &str) -> PathBuf {
