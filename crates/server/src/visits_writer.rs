@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use healthcode_core::{ScanPolicy, VenueId};
-use healthcode_store::{Store, VenueRecord, VisitWrite};
+use healthcode_store::{Staff, Store, VenueRecord, VisitWrite};
 use healthcode_token::TrustList;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -66,14 +66,28 @@ pub struct Visits {
     rx: Mutex<Option<mpsc::Receiver<Job>>>,
     trust: RwLock<Option<(DateTime<Utc>, Arc<TrustList>)>>,
     venues: RwLock<HashMap<VenueId, Arc<VenueRecord>>>,
+    /// Checkpoint devices by token hash, for `DEVICE_TTL`: a busy gate scans many times a
+    /// second, and its account does not change between scans.
+    devices: RwLock<HashMap<Vec<u8>, (DateTime<Utc>, Arc<Staff>)>>,
 }
 
 impl Default for Visits {
     fn default() -> Self {
         let (tx, rx) = mpsc::channel(8192);
-        Self { tx, rx: Mutex::new(Some(rx)), trust: RwLock::new(None), venues: RwLock::new(HashMap::new()) }
+        Self {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            trust: RwLock::new(None),
+            venues: RwLock::new(HashMap::new()),
+            devices: RwLock::new(HashMap::new()),
+        }
     }
 }
+
+/// How long a checkpoint device's account is reused without reading it again.
+const DEVICE_TTL: Duration = Duration::seconds(10);
+/// Most devices cached; past it the cache starts over.
+const DEVICES_MAX: usize = 10_000;
 
 /// How long a built trust list is reused.
 const TRUST_REFRESH: Duration = Duration::seconds(60);
@@ -125,6 +139,21 @@ impl Visits {
         let v = Arc::new(v);
         self.venues.write().expect("venue lock").insert(id.clone(), v.clone());
         Ok(Some(v))
+    }
+
+    /// The checkpoint device with this token hash, if cached in the last `DEVICE_TTL`.
+    pub fn device(&self, token_hash: &[u8], now: DateTime<Utc>) -> Option<Arc<Staff>> {
+        let devices = self.devices.read().expect("device lock");
+        let (at, staff) = devices.get(token_hash)?;
+        (*at <= now && now - *at < DEVICE_TTL).then(|| staff.clone())
+    }
+
+    pub fn remember_device(&self, token_hash: Vec<u8>, staff: Arc<Staff>, now: DateTime<Utc>) {
+        let mut devices = self.devices.write().expect("device lock");
+        if devices.len() >= DEVICES_MAX {
+            devices.clear();
+        }
+        devices.insert(token_hash, (now, staff));
     }
 
     /// Starts the writer task (once); it stops when `stop` turns true, after writing what is

@@ -14,8 +14,11 @@
 //! the device scans for another venue.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use chrono::{DateTime, Utc};
 use healthcode_core::{Color, Role, SubjectId, VenueId};
 use healthcode_store::{ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite};
@@ -188,29 +191,59 @@ async fn decide(app: &AppState, device: &str, venue: &VenueRecord, scan: &Scan) 
     }
 }
 
-/// The device's id and the venue it is bound to.
-fn device(caller: &StaffUser) -> ApiResult<(String, VenueId)> {
-    caller.require(&[Role::Checkpoint])?;
-    let staff = caller.staff.as_ref().ok_or_else(|| ApiError::forbidden("a checkpoint device is required"))?;
-    let venue = staff.venue_id.as_deref().and_then(|v| VenueId::parse(v).ok());
-    let venue = venue.ok_or_else(|| ApiError::forbidden("this device is not bound to a venue"))?;
-    Ok((staff.id.clone(), venue))
+/// A checkpoint device and the venue it is bound to, from its bearer token. Its account is
+/// cached for a few seconds (`visits_writer::DEVICE_TTL`) instead of read on every scan.
+pub struct Device {
+    id: String,
+    venue: VenueId,
+}
+
+impl FromRequestParts<AppState> for Device {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        let now = app.clock.now();
+        let hash = token.map(healthcode_vault::token_hash);
+        let cached = hash.as_deref().and_then(|h| app.visits.device(h, now));
+        let staff = match cached {
+            Some(s) => s,
+            None => {
+                let caller = StaffUser::from_request_parts(parts, app).await?;
+                caller.require(&[Role::Checkpoint])?;
+                let staff =
+                    Arc::new(caller.staff.ok_or_else(|| ApiError::forbidden("a checkpoint device is required"))?);
+                if let Some(h) = hash {
+                    app.visits.remember_device(h, staff.clone(), now);
+                }
+                staff
+            }
+        };
+        let venue = staff.venue_id.as_deref().and_then(|v| VenueId::parse(v).ok());
+        let venue = venue.ok_or_else(|| ApiError::forbidden("this device is not bound to a venue"))?;
+        Ok(Device { id: staff.id.clone(), venue })
+    }
 }
 
 fn not_bound() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "venue_not_bound", "this device is bound to another venue")
 }
 
-async fn bound_venue(app: &AppState, venue: &VenueId) -> ApiResult<std::sync::Arc<VenueRecord>> {
+async fn bound_venue(app: &AppState, venue: &VenueId) -> ApiResult<Arc<VenueRecord>> {
     app.visits.venue(app, venue).await?.ok_or_else(|| ApiError::not_found("venue"))
 }
 
 pub async fn scan(
     State(app): State<AppState>,
-    caller: StaffUser,
+    Device { id: device_id, venue: bound }: Device,
     ApiJson(body): ApiJson<ScanBody>,
 ) -> ApiResult<Json<ScanAnswer>> {
-    let (device_id, bound) = device(&caller)?;
     let scan = parse(&app, body, app.clock.now()).map_err(ApiError::validation)?;
     if scan.venue_id != bound {
         return Err(not_bound());
@@ -275,10 +308,9 @@ fn rejected(key: Option<String>, error: FieldError) -> ItemResult {
 /// batch's visits are written in one group commit. Replays answer `duplicate`.
 pub async fn batch(
     State(app): State<AppState>,
-    caller: StaffUser,
+    Device { id: device_id, venue: bound }: Device,
     ApiJson(body): ApiJson<BatchBody>,
 ) -> ApiResult<Json<BatchAnswer>> {
-    let (device_id, bound) = device(&caller)?;
     let max = app.settings.scans.batch_max;
     if body.scans.len() > max {
         let msg = format!("at most {max} scans per batch; split the upload");
