@@ -46,7 +46,9 @@ pub enum VaultError {
 pub struct Vault {
     current: String,
     keys: HashMap<String, XChaCha20Poly1305>,
-    index_key: [u8; 32],
+    /// HMAC-SHA256 already keyed with the index key: cloning it skips hashing the padded key
+    /// again for every value (about a third of the work for a short value, felt by bulk imports).
+    index_mac: Hmac<Sha256>,
 }
 
 impl fmt::Debug for Vault {
@@ -98,7 +100,8 @@ impl Vault {
                 return Err(VaultError::DuplicateKeyId(id));
             }
         }
-        Ok(Self { current, keys, index_key })
+        let index_mac = <Hmac<Sha256> as Mac>::new_from_slice(&index_key).expect("any key length");
+        Ok(Self { current, keys, index_mac })
     }
 
     pub fn current_key_id(&self) -> &str {
@@ -142,7 +145,7 @@ impl Vault {
     /// Keyed hash of `value` in a named domain (`id_number`, `phone`, `otp`…): equal values give
     /// equal indexes, and without the key nobody can test a guess.
     pub fn blind_index(&self, domain: &str, value: &str) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key).expect("any key length");
+        let mut mac = self.index_mac.clone();
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
@@ -226,6 +229,16 @@ mod tests {
         assert_eq!(a.blind_index("id", "x"), a.blind_index("id", "x"));
         assert_ne!(a.blind_index("id", "x"), a.blind_index("phone", "x"));
         assert_ne!(a.blind_index("id", "x"), b.blind_index("id", "x"));
+    }
+
+    #[test]
+    fn blind_index_is_hmac_sha256_of_domain_nul_value() {
+        // The pre-keyed MAC must give what a MAC keyed afresh gives: stored indexes depend on it.
+        let v = vault(&[("k1", 1)]);
+        let mut fresh = <Hmac<Sha256> as Mac>::new_from_slice(&[9; 32]).unwrap();
+        fresh.update(b"phone\x0013800138000");
+        assert_eq!(v.blind_index("phone", "13800138000"), fresh.finalize().into_bytes().to_vec());
+        assert_eq!(v.blind_index("phone", "13800138000"), v.blind_index("phone", "13800138000"));
     }
 
     #[test]
