@@ -25,10 +25,12 @@ use healthcode_store::*;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
+mod many;
 mod migrate;
+mod overrides;
+pub mod testing;
 mod tracing;
 mod visits;
-pub mod testing;
 
 /// The schema version this binary migrates to.
 pub const SCHEMA_VERSION: i64 = migrate::LATEST;
@@ -196,6 +198,140 @@ enum PersonKey<'a> {
     Subject(&'a SubjectId),
     Phone(&'a [u8]),
     IdIndex(&'a [u8]),
+}
+
+fn stay_from_row(r: &PgRow) -> StoreResult<StayRecord> {
+    Ok(StayRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        phone_index: r.try_get("phone_index").map_err(db_err)?,
+        region: codec::region(&r.try_get::<String, _>("region").map_err(db_err)?)?,
+        start: r.try_get("start_at").map_err(db_err)?,
+        end: r.try_get("end_at").map_err(db_err)?,
+    })
+}
+
+fn lab_test_from_row(r: &PgRow) -> StoreResult<LabTestRecord> {
+    Ok(LabTestRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        id_index: r.try_get("id_index").map_err(db_err)?,
+        sampled_at: r.try_get("sampled_at").map_err(db_err)?,
+        result: codec::test_result(&r.try_get::<String, _>("result").map_err(db_err)?)?,
+    })
+}
+
+fn case_from_row(r: &PgRow) -> StoreResult<CaseStatusRecord> {
+    Ok(CaseStatusRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        id_index: r.try_get("id_index").map_err(db_err)?,
+        status: codec::case_status(&r.try_get::<String, _>("status").map_err(db_err)?)?,
+        at: r.try_get("at").map_err(db_err)?,
+    })
+}
+
+fn trip_from_row(r: &PgRow) -> StoreResult<TripRecord> {
+    Ok(TripRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        id_index: r.try_get("id_index").map_err(db_err)?,
+        carrier: codec::carrier(&r.try_get::<String, _>("carrier").map_err(db_err)?)?,
+        number: r.try_get("number").map_err(db_err)?,
+        date: r.try_get("date").map_err(db_err)?,
+        coach: r.try_get("coach").map_err(db_err)?,
+        row: r.try_get("seat_row").map_err(db_err)?,
+        seat: r.try_get("seat").map_err(db_err)?,
+    })
+}
+
+fn vaccination_from_row(r: &PgRow) -> StoreResult<VaccinationRecord> {
+    let dose: i32 = r.try_get("dose").map_err(db_err)?;
+    Ok(VaccinationRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        id_index: r.try_get("id_index").map_err(db_err)?,
+        date: r.try_get("date").map_err(db_err)?,
+        dose: u8::try_from(dose).map_err(|_| StoreError::Corrupt(format!("dose {dose}")))?,
+        product: r.try_get("product").map_err(db_err)?,
+    })
+}
+
+/// Stores a decision in `tx`, with its color change when the color differs from the stored
+/// one (`decision_save`, `decisions_save_many`).
+async fn save_decision(tx: &mut Transaction<'_, Postgres>, d: &DecisionRecord) -> StoreResult<Option<ColorChange>> {
+    let previous: Option<String> = sqlx::query("SELECT color FROM decisions WHERE subject_id = $1 FOR UPDATE")
+        .bind(d.subject_id.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .map(|r| r.try_get(0))
+        .transpose()
+        .map_err(db_err)?;
+    sqlx::query(
+        "INSERT INTO decisions (subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subject_id) DO UPDATE SET \
+         color = excluded.color, since = excluded.since, rule_set_version = excluded.rule_set_version, \
+         next_review_at = excluded.next_review_at, evaluated_at = excluded.evaluated_at, record = excluded.record",
+    )
+    .bind(d.subject_id.as_str())
+    .bind(d.color.as_str())
+    .bind(d.since)
+    .bind(&d.rule_set_version)
+    .bind(d.next_review_at)
+    .bind(d.evaluated_at)
+    .bind(d.record.clone())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    let from = previous.as_deref().map(codec::color).transpose()?;
+    let change = (from != Some(d.color)).then(|| ColorChange {
+        at: d.evaluated_at,
+        from,
+        to: d.color,
+        rule_set_version: d.rule_set_version.clone(),
+    });
+    if let Some(c) = &change {
+        sqlx::query(
+            "INSERT INTO color_changes (subject_id, at, from_color, to_color, rule_set_version) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(d.subject_id.as_str())
+        .bind(c.at)
+        .bind(c.from.map(|f| f.as_str()))
+        .bind(c.to.as_str())
+        .bind(&c.rule_set_version)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(change)
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// The insert of one identity row (`person_insert`, `persons_insert_many`).
+fn person_insert_query(p: &PersonRecord) -> PgQuery<'_> {
+    sqlx::query(
+        "INSERT INTO persons (subject_id, id_index, id_number_sealed, name_sealed, masked_name, phone_index, \
+         phone_sealed, household_region, current_region, guardian_subject_id, guardian_relation, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(p.subject_id.as_str())
+    .bind(&p.id_index)
+    .bind(&p.id_number_sealed)
+    .bind(&p.name_sealed)
+    .bind(&p.masked_name)
+    .bind(&p.phone_index)
+    .bind(&p.phone_sealed)
+    .bind(p.household_region.to_string())
+    .bind(p.current_region.map(|r| r.to_string()))
+    .bind(p.guardian.as_ref().map(|g| g.subject_id.to_string()))
+    .bind(p.guardian.as_ref().map(|g| g.relation.as_str()))
+    .bind(p.created_at)
+}
+
+fn person_insert_err(e: sqlx::Error) -> StoreError {
+    match e {
+        // The only foreign key of `persons` is the guardian.
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound,
+        e => db_err(e),
+    }
 }
 
 fn otp_state_from_row(r: &PgRow) -> StoreResult<OtpState> {
@@ -402,31 +538,8 @@ impl Store for PostgresStore {
 
     async fn person_insert(&self, p: &PersonRecord) -> StoreResult<()> {
         // One statement: it either inserts the row or fails on a constraint, writing nothing.
-        let result = sqlx::query(
-            "INSERT INTO persons (subject_id, id_index, id_number_sealed, name_sealed, masked_name, phone_index, \
-             phone_sealed, household_region, current_region, guardian_subject_id, guardian_relation, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(p.subject_id.as_str())
-        .bind(&p.id_index)
-        .bind(&p.id_number_sealed)
-        .bind(&p.name_sealed)
-        .bind(&p.masked_name)
-        .bind(&p.phone_index)
-        .bind(&p.phone_sealed)
-        .bind(p.household_region.to_string())
-        .bind(p.current_region.map(|r| r.to_string()))
-        .bind(p.guardian.as_ref().map(|g| g.subject_id.to_string()))
-        .bind(p.guardian.as_ref().map(|g| g.relation.as_str()))
-        .bind(p.created_at)
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            // The only foreign key of `persons` is the guardian.
-            Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => Err(StoreError::NotFound),
-            Err(e) => Err(db_err(e)),
-        }
+        person_insert_query(p).execute(&self.pool).await.map_err(person_insert_err)?;
+        Ok(())
     }
 
     async fn person_get(&self, subject_id: &SubjectId) -> StoreResult<Option<PersonRecord>> {
@@ -659,17 +772,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(StayRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    phone_index: r.try_get("phone_index").map_err(db_err)?,
-                    region: codec::region(&r.try_get::<String, _>("region").map_err(db_err)?)?,
-                    start: r.try_get("start_at").map_err(db_err)?,
-                    end: r.try_get("end_at").map_err(db_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(stay_from_row).collect()
     }
 
     async fn subjects_with_stays(
@@ -772,16 +875,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(LabTestRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    id_index: r.try_get("id_index").map_err(db_err)?,
-                    sampled_at: r.try_get("sampled_at").map_err(db_err)?,
-                    result: codec::test_result(&r.try_get::<String, _>("result").map_err(db_err)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(lab_test_from_row).collect()
     }
 
     async fn cases_import(&self, rows: &[CaseStatusRecord]) -> StoreResult<ImportOutcome> {
@@ -799,16 +893,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(CaseStatusRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    id_index: r.try_get("id_index").map_err(db_err)?,
-                    status: codec::case_status(&r.try_get::<String, _>("status").map_err(db_err)?)?,
-                    at: r.try_get("at").map_err(db_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(case_from_row).collect()
     }
 
     async fn trips_import(&self, rows: &[TripRecord]) -> StoreResult<ImportOutcome> {
@@ -839,20 +924,7 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(TripRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    id_index: r.try_get("id_index").map_err(db_err)?,
-                    carrier: codec::carrier(&r.try_get::<String, _>("carrier").map_err(db_err)?)?,
-                    number: r.try_get("number").map_err(db_err)?,
-                    date: r.try_get("date").map_err(db_err)?,
-                    coach: r.try_get("coach").map_err(db_err)?,
-                    row: r.try_get("seat_row").map_err(db_err)?,
-                    seat: r.try_get("seat").map_err(db_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(trip_from_row).collect()
     }
 
     async fn vaccinations_import(&self, rows: &[VaccinationRecord]) -> StoreResult<ImportOutcome> {
@@ -871,67 +943,12 @@ impl Store for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                let dose: i32 = r.try_get("dose").map_err(db_err)?;
-                Ok(VaccinationRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    id_index: r.try_get("id_index").map_err(db_err)?,
-                    date: r.try_get("date").map_err(db_err)?,
-                    dose: u8::try_from(dose).map_err(|_| StoreError::Corrupt(format!("dose {dose}")))?,
-                    product: r.try_get("product").map_err(db_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(vaccination_from_row).collect()
     }
 
     async fn decision_save(&self, d: &DecisionRecord) -> StoreResult<Option<ColorChange>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let previous: Option<String> = sqlx::query("SELECT color FROM decisions WHERE subject_id = $1 FOR UPDATE")
-            .bind(d.subject_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .map(|r| r.try_get(0))
-            .transpose()
-            .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO decisions (subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subject_id) DO UPDATE SET \
-             color = excluded.color, since = excluded.since, rule_set_version = excluded.rule_set_version, \
-             next_review_at = excluded.next_review_at, evaluated_at = excluded.evaluated_at, record = excluded.record",
-        )
-        .bind(d.subject_id.as_str())
-        .bind(d.color.as_str())
-        .bind(d.since)
-        .bind(&d.rule_set_version)
-        .bind(d.next_review_at)
-        .bind(d.evaluated_at)
-        .bind(d.record.clone())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let from = previous.as_deref().map(codec::color).transpose()?;
-        let change = (from != Some(d.color)).then(|| ColorChange {
-            at: d.evaluated_at,
-            from,
-            to: d.color,
-            rule_set_version: d.rule_set_version.clone(),
-        });
-        if let Some(c) = &change {
-            sqlx::query(
-                "INSERT INTO color_changes (subject_id, at, from_color, to_color, rule_set_version) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(d.subject_id.as_str())
-            .bind(c.at)
-            .bind(c.from.map(|f| f.as_str()))
-            .bind(c.to.as_str())
-            .bind(&c.rule_set_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
+        let change = save_decision(&mut tx, d).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(change)
     }
@@ -999,68 +1016,6 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    // --- contact tracing: `tracing.rs` ---
-    async fn trace_case_insert(
-        &self,
-        officer: Option<&str>,
-        case: &TraceCaseRecord,
-        audit: &AuditEntry,
-    ) -> StoreResult<bool> {
-        self.trace_case_insert_impl(officer, case, audit).await
-    }
-    async fn trace_case_get(&self, officer: Option<&str>, case_id: &str) -> StoreResult<Option<TraceCaseRecord>> {
-        self.trace_case_get_impl(officer, case_id).await
-    }
-    async fn trace_visits_of(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
-        self.trace_visits_of_impl(wanted).await
-    }
-    async fn trace_visits_at(&self, wanted: &[VenueWindow], longest: chrono::TimeDelta) -> StoreResult<Vec<TraceVisit>> {
-        self.trace_visits_at_impl(wanted, longest).await
-    }
-    async fn trace_venues(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>> {
-        self.trace_venues_impl(ids).await
-    }
-    async fn trace_households(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>> {
-        self.trace_households_impl(subjects).await
-    }
-    async fn trace_trips_of(&self, people: &[HouseholdMember]) -> StoreResult<Vec<TraceSeat>> {
-        self.trace_trips_of_impl(people).await
-    }
-    async fn trace_trips_on(&self, vehicles: &[Vehicle]) -> StoreResult<Vec<TraceSeat>> {
-        self.trace_trips_on_impl(vehicles).await
-    }
-    async fn exposures_save(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64> {
-        self.exposures_save_impl(rows, audit).await
-    }
-    async fn exposures_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>> {
-        self.exposures_for_impl(subject_id).await
-    }
-
-    async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let seq = insert_audit(&mut tx, entry).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(seq)
-    }
-
-    async fn audit_for_subject(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE subject_id = $1 ORDER BY seq DESC LIMIT $2");
-        let rows = sqlx::query(&sql)
-            .bind(subject_id.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.iter().map(audit_from_row).collect()
-    }
-
-    async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let rows =
-            sqlx::query(&sql).bind(after_seq).bind(i64::from(limit)).fetch_all(&self.pool).await.map_err(db_err)?;
-        rows.iter().map(audit_from_row).collect()
-    }
-
     // --- venues and visits: `visits.rs` ---
     async fn venue_insert(&self, venue: &VenueRecord) -> StoreResult<()> {
         self.venue_insert_impl(venue).await
@@ -1116,5 +1071,146 @@ impl Store for PostgresStore {
 
     async fn visits_drop_before(&self, day: NaiveDate) -> StoreResult<u64> {
         self.visits_drop_before_impl(day).await
+    }
+
+    // --- contact tracing: `tracing.rs` ---
+    async fn trace_case_insert(
+        &self,
+        officer: Option<&str>,
+        case: &TraceCaseRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        self.trace_case_insert_impl(officer, case, audit).await
+    }
+    async fn trace_case_get(&self, officer: Option<&str>, case_id: &str) -> StoreResult<Option<TraceCaseRecord>> {
+        self.trace_case_get_impl(officer, case_id).await
+    }
+    async fn trace_visits_of(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
+        self.trace_visits_of_impl(wanted).await
+    }
+    async fn trace_visits_at(
+        &self,
+        wanted: &[VenueWindow],
+        longest: chrono::TimeDelta,
+    ) -> StoreResult<Vec<TraceVisit>> {
+        self.trace_visits_at_impl(wanted, longest).await
+    }
+    async fn trace_venues(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>> {
+        self.trace_venues_impl(ids).await
+    }
+    async fn trace_households(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>> {
+        self.trace_households_impl(subjects).await
+    }
+    async fn trace_trips_of(&self, people: &[HouseholdMember]) -> StoreResult<Vec<TraceSeat>> {
+        self.trace_trips_of_impl(people).await
+    }
+    async fn trace_trips_on(&self, vehicles: &[Vehicle]) -> StoreResult<Vec<TraceSeat>> {
+        self.trace_trips_on_impl(vehicles).await
+    }
+    async fn exposures_save(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64> {
+        self.exposures_save_impl(rows, audit).await
+    }
+    async fn exposures_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>> {
+        self.exposures_for_impl(subject_id).await
+    }
+
+    async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let seq = insert_audit(&mut tx, entry).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(seq)
+    }
+
+    async fn audit_for_subject(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE subject_id = $1 ORDER BY seq DESC LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(subject_id.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let rows =
+            sqlx::query(&sql).bind(after_seq).bind(i64::from(limit)).fetch_all(&self.pool).await.map_err(db_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn persons_insert_many(&self, persons: &[PersonRecord]) -> StoreResult<()> {
+        self.persons_insert_many_impl(persons).await
+    }
+
+    async fn persons_get_many(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonRecord>> {
+        self.persons_get_many_impl(subjects).await
+    }
+
+    async fn facts_for_many(&self, persons: &[PersonRecord], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
+        self.facts_for_many_impl(persons, since).await
+    }
+
+    async fn decisions_colors(&self, subjects: &[SubjectId]) -> StoreResult<Vec<StoredColor>> {
+        self.decisions_colors_impl(subjects).await
+    }
+
+    async fn decisions_save_many(&self, decisions: &[DecisionRecord]) -> StoreResult<Vec<(SubjectId, ColorChange)>> {
+        self.decisions_save_many_impl(decisions).await
+    }
+
+    // --- overrides and quarantines: `overrides.rs` ---
+    async fn override_propose(&self, staff_id: &str, record: &OverrideRecord, audit: &AuditEntry) -> StoreResult<bool> {
+        self.override_propose_impl(staff_id, record, audit).await
+    }
+
+    async fn override_approve(
+        &self,
+        staff_id: &str,
+        override_id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> StoreResult<Approval> {
+        self.override_approve_impl(staff_id, override_id, at, audit).await
+    }
+
+    async fn overrides_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<OverrideRecord>> {
+        self.overrides_for_impl(subject_id).await
+    }
+
+    async fn quarantine_insert(
+        &self,
+        staff_id: &str,
+        record: &QuarantineRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        self.quarantine_insert_impl(staff_id, record, audit).await
+    }
+
+    async fn quarantine_end(
+        &self,
+        staff_id: &str,
+        quarantine_id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<QuarantineRecord>> {
+        self.quarantine_end_impl(staff_id, quarantine_id, at, audit).await
+    }
+
+    async fn quarantines_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<QuarantineRecord>> {
+        self.quarantines_for_impl(subject_id).await
+    }
+
+    async fn decisions_mark_due(&self, version: &str, at: DateTime<Utc>) -> StoreResult<u64> {
+        // Earlier reviews stay as they are: this only brings the others forward.
+        let done = sqlx::query(
+            "UPDATE decisions SET next_review_at = $1 WHERE rule_set_version <> $2 AND (next_review_at IS NULL OR next_review_at > $1)",
+        )
+        .bind(at)
+            .bind(version)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
     }
 }

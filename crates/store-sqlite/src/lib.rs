@@ -19,9 +19,16 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+mod bulk;
+mod many;
 mod migrate;
 mod tracing;
 mod visits;
+
+/// The page cache of each connection (`cache_size`, negative: KiB): 128 MiB, a budget rather
+/// than an allocation. Bulk imports raise the writer's for their duration (`bulk.rs`).
+const CACHE_SIZE_KIB: i64 = -131072;
+mod overrides;
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -205,12 +212,19 @@ impl SqliteStore {
             .busy_timeout(StdDuration::from_secs(10))
             // 128 MiB of page cache per connection (a budget, not an allocation): bulk imports
             // insert into indexes keyed by random blind indexes, which thrash the 2 MiB default.
-            .pragma("cache_size", "-131072");
+            .pragma("cache_size", CACHE_SIZE_KIB.to_string());
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db_err)?;
         migrate::run(&writer).await?;
         let reader =
             SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await.map_err(db_err)?;
         Ok(Self { writer, reader })
+    }
+
+    /// Copies the WAL into the database file and syncs it: after this, every commit so far
+    /// survives a power cut (commits alone are durable against a crash of the process).
+    pub async fn checkpoint(&self) -> StoreResult<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await.map_err(db_err)?;
+        Ok(())
     }
 
     async fn person_where(&self, key: PersonKey<'_>) -> StoreResult<Option<PersonRecord>> {
@@ -228,6 +242,72 @@ impl SqliteStore {
         row.as_ref().map(person_from_row).transpose()
     }
 }
+
+/// The key of `telecom_stays_by_phone`: the first 8 bytes of a phone's blind index.
+fn phone_key(phone_index: &[u8]) -> &[u8] {
+    &phone_index[..phone_index.len().min(8)]
+}
+
+fn stay_from_row(r: &SqliteRow) -> StoreResult<StayRecord> {
+    Ok(StayRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        phone_index: r.try_get("phone_index").map_err(db_err)?,
+        region: codec::region(&r.try_get::<String, _>("region").map_err(db_err)?)?,
+        start: time(r.try_get("start_at").map_err(db_err)?)?,
+        end: time(r.try_get("end_at").map_err(db_err)?)?,
+    })
+}
+
+fn lab_test_from_row(r: &SqliteRow) -> StoreResult<LabTestRecord> {
+    Ok(LabTestRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        id_index: r.try_get("id_index").map_err(db_err)?,
+        sampled_at: time(r.try_get("sampled_at").map_err(db_err)?)?,
+        result: codec::test_result(&r.try_get::<String, _>("result").map_err(db_err)?)?,
+    })
+}
+
+fn case_from_row(r: &SqliteRow) -> StoreResult<CaseStatusRecord> {
+    Ok(CaseStatusRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        id_index: r.try_get("id_index").map_err(db_err)?,
+        status: codec::case_status(&r.try_get::<String, _>("status").map_err(db_err)?)?,
+        at: time(r.try_get("at").map_err(db_err)?)?,
+    })
+}
+
+fn trip_from_row(r: &SqliteRow) -> StoreResult<TripRecord> {
+    Ok(TripRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        id_index: r.try_get("id_index").map_err(db_err)?,
+        carrier: codec::carrier(&r.try_get::<String, _>("carrier").map_err(db_err)?)?,
+        number: r.try_get("number").map_err(db_err)?,
+        date: r.try_get("date").map_err(db_err)?,
+        coach: r.try_get("coach").map_err(db_err)?,
+        row: r.try_get("seat_row").map_err(db_err)?,
+        seat: r.try_get("seat").map_err(db_err)?,
+    })
+}
+
+fn vaccination_from_row(r: &SqliteRow) -> StoreResult<VaccinationRecord> {
+    let dose: i32 = r.try_get("dose").map_err(db_err)?;
+    Ok(VaccinationRecord {
+        record_id: r.try_get("record_id").map_err(db_err)?,
+        id_index: r.try_get("id_index").map_err(db_err)?,
+        date: r.try_get("date").map_err(db_err)?,
+        dose: u8::try_from(dose).map_err(|_| StoreError::Corrupt(format!("dose {dose}")))?,
+        product: r.try_get("product").map_err(db_err)?,
+    })
+}
+
+/// A decision replacing the person's last one (`decision_save`, `decisions_save_many`).
+const DECISION_UPSERT: &str = "INSERT INTO decisions (subject_id, color, since, rule_set_version, next_review_at, \
+     evaluated_at, record) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject_id) DO UPDATE SET \
+     color = excluded.color, since = excluded.since, rule_set_version = excluded.rule_set_version, \
+     next_review_at = excluded.next_review_at, evaluated_at = excluded.evaluated_at, record = excluded.record";
+
+const COLOR_CHANGE_INSERT: &str =
+    "INSERT INTO color_changes (subject_id, at, from_color, to_color, rule_set_version) VALUES (?, ?, ?, ?, ?)";
 
 type Insert<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
@@ -592,42 +672,53 @@ impl Store for SqliteStore {
     }
 
     async fn stays_import(&self, rows: &[StayRecord]) -> StoreResult<ImportOutcome> {
-        self.insert_new(
-            "INSERT INTO telecom_stays (record_id, phone_index, region, start_at, end_at)",
-            5,
-            rows,
-            |q, r| {
-                q.bind(&r.record_id)
-                    .bind(&r.phone_index)
-                    .bind(r.region.to_string())
-                    .bind(micros(r.start))
-                    .bind(micros(r.end))
-            },
-        )
+        use bulk::Value;
+        // Millions of rows arrive here (telecom operators): the bulk path. Stays go in as they
+        // come (their id, record id and region indexes grow at the end); the phone index, keyed
+        // by random blind indexes, is filled after them in key order (migration 0009).
+        let rows = rows.to_vec();
+        bulk::write(&self.writer, CACHE_SIZE_KIB, move |db| {
+            let stay = db.prepare(
+                "INSERT INTO telecom_stays (record_id, phone_index, region, start_at, end_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (record_id) DO NOTHING",
+            )?;
+            let mut keys: Vec<(&[u8], i64)> = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let inserted = stay.run(&[
+                    Value::Text(&r.record_id),
+                    Value::Blob(&r.phone_index),
+                    Value::OwnedText(r.region.to_string()),
+                    Value::Int(micros(r.start)),
+                    Value::Int(micros(r.end)),
+                ])?;
+                if inserted == 1 {
+                    keys.push((phone_key(&r.phone_index), db.last_insert_rowid()));
+                }
+            }
+            keys.sort_unstable();
+            let by_phone = db.prepare("INSERT INTO telecom_stays_by_phone (phone_key, stay_id) VALUES (?1, ?2)")?;
+            for (key, id) in &keys {
+                by_phone.run(&[Value::Blob(key), Value::Int(*id)])?;
+            }
+            let accepted = keys.len() as u64;
+            Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
+        })
         .await
     }
 
     async fn stays_for(&self, phone_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<StayRecord>> {
         let rows = sqlx::query(
-            "SELECT record_id, phone_index, region, start_at, end_at FROM telecom_stays \
-             WHERE phone_index = ? AND end_at >= ? ORDER BY start_at, record_id",
+            "SELECT s.record_id, s.phone_index, s.region, s.start_at, s.end_at FROM telecom_stays_by_phone b \
+             JOIN telecom_stays s ON s.id = b.stay_id \
+             WHERE b.phone_key = ?1 AND s.phone_index = ?2 AND s.end_at >= ?3 ORDER BY s.start_at, s.record_id",
         )
+        .bind(phone_key(phone_index))
         .bind(phone_index)
         .bind(micros(since))
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(StayRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    phone_index: r.try_get("phone_index").map_err(db_err)?,
-                    region: codec::region(&r.try_get::<String, _>("region").map_err(db_err)?)?,
-                    start: time(r.try_get("start_at").map_err(db_err)?)?,
-                    end: time(r.try_get("end_at").map_err(db_err)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(stay_from_row).collect()
     }
 
     async fn subjects_with_stays(
@@ -730,16 +821,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(LabTestRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    id_index: r.try_get("id_index").map_err(db_err)?,
-                    sampled_at: time(r.try_get("sampled_at").map_err(db_err)?)?,
-                    result: codec::test_result(&r.try_get::<String, _>("result").map_err(db_err)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(lab_test_from_row).collect()
     }
 
     async fn cases_import(&self, rows: &[CaseStatusRecord]) -> StoreResult<ImportOutcome> {
@@ -757,16 +839,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(CaseStatusRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    id_index: r.try_get("id_index").map_err(db_err)?,
-                    status: codec::case_status(&r.try_get::<String, _>("status").map_err(db_err)?)?,
-                    at: time(r.try_get("at").map_err(db_err)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(case_from_row).collect()
     }
 
     async fn trips_import(&self, rows: &[TripRecord]) -> StoreResult<ImportOutcome> {
@@ -797,20 +870,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(TripRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    id_index: r.try_get("id_index").map_err(db_err)?,
-                    carrier: codec::carrier(&r.try_get::<String, _>("carrier").map_err(db_err)?)?,
-                    number: r.try_get("number").map_err(db_err)?,
-                    date: r.try_get("date").map_err(db_err)?,
-                    coach: r.try_get("coach").map_err(db_err)?,
-                    row: r.try_get("seat_row").map_err(db_err)?,
-                    seat: r.try_get("seat").map_err(db_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(trip_from_row).collect()
     }
 
     async fn vaccinations_import(&self, rows: &[VaccinationRecord]) -> StoreResult<ImportOutcome> {
@@ -829,18 +889,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                let dose: i32 = r.try_get("dose").map_err(db_err)?;
-                Ok(VaccinationRecord {
-                    record_id: r.try_get("record_id").map_err(db_err)?,
-                    id_index: r.try_get("id_index").map_err(db_err)?,
-                    date: r.try_get("date").map_err(db_err)?,
-                    dose: u8::try_from(dose).map_err(|_| StoreError::Corrupt(format!("dose {dose}")))?,
-                    product: r.try_get("product").map_err(db_err)?,
-                })
-            })
-            .collect()
+        rows.iter().map(vaccination_from_row).collect()
     }
 
     async fn decision_save(&self, d: &DecisionRecord) -> StoreResult<Option<ColorChange>> {
@@ -853,22 +902,17 @@ impl Store for SqliteStore {
             .map(|r| r.try_get(0))
             .transpose()
             .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO decisions (subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject_id) DO UPDATE SET \
-             color = excluded.color, since = excluded.since, rule_set_version = excluded.rule_set_version, \
-             next_review_at = excluded.next_review_at, evaluated_at = excluded.evaluated_at, record = excluded.record",
-        )
-        .bind(d.subject_id.as_str())
-        .bind(d.color.as_str())
-        .bind(micros(d.since))
-        .bind(&d.rule_set_version)
-        .bind(d.next_review_at.map(micros))
-        .bind(micros(d.evaluated_at))
-        .bind(d.record.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        sqlx::query(DECISION_UPSERT)
+            .bind(d.subject_id.as_str())
+            .bind(d.color.as_str())
+            .bind(micros(d.since))
+            .bind(&d.rule_set_version)
+            .bind(d.next_review_at.map(micros))
+            .bind(micros(d.evaluated_at))
+            .bind(d.record.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let from = previous.as_deref().map(codec::color).transpose()?;
         let change = (from != Some(d.color)).then(|| ColorChange {
             at: d.evaluated_at,
@@ -877,18 +921,15 @@ impl Store for SqliteStore {
             rule_set_version: d.rule_set_version.clone(),
         });
         if let Some(c) = &change {
-            sqlx::query(
-                "INSERT INTO color_changes (subject_id, at, from_color, to_color, rule_set_version) \
-                 VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(d.subject_id.as_str())
-            .bind(micros(c.at))
-            .bind(c.from.map(|f| f.as_str()))
-            .bind(c.to.as_str())
-            .bind(&c.rule_set_version)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            sqlx::query(COLOR_CHANGE_INSERT)
+                .bind(d.subject_id.as_str())
+                .bind(micros(c.at))
+                .bind(c.from.map(|f| f.as_str()))
+                .bind(c.to.as_str())
+                .bind(&c.rule_set_version)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(change)
@@ -958,70 +999,6 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    // --- contact tracing: `tracing.rs` ---
-    async fn trace_case_insert(
-        &self,
-        officer: Option<&str>,
-        case: &TraceCaseRecord,
-        audit: &AuditEntry,
-    ) -> StoreResult<bool> {
-        self.trace_case_insert_impl(officer, case, audit).await
-    }
-    async fn trace_case_get(&self, officer: Option<&str>, case_id: &str) -> StoreResult<Option<TraceCaseRecord>> {
-        self.trace_case_get_impl(officer, case_id).await
-    }
-    async fn trace_visits_of(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
-        self.trace_visits_of_impl(wanted).await
-    }
-    async fn trace_visits_at(&self, wanted: &[VenueWindow], longest: chrono::TimeDelta) -> StoreResult<Vec<TraceVisit>> {
-        self.trace_visits_at_impl(wanted, longest).await
-    }
-    async fn trace_venues(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>> {
-        self.trace_venues_impl(ids).await
-    }
-    async fn trace_households(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>> {
-        self.trace_households_impl(subjects).await
-    }
-    async fn trace_trips_of(&self, people: &[HouseholdMember]) -> StoreResult<Vec<TraceSeat>> {
-        self.trace_trips_of_impl(people).await
-    }
-    async fn trace_trips_on(&self, vehicles: &[Vehicle]) -> StoreResult<Vec<TraceSeat>> {
-        self.trace_trips_on_impl(vehicles).await
-    }
-    async fn exposures_save(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64> {
-        self.exposures_save_impl(rows, audit).await
-    }
-    async fn exposures_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>> {
-        self.exposures_for_impl(subject_id).await
-    }
-
-    async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let seq = insert_audit(&mut tx, entry).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(seq)
-    }
-
-    async fn audit_for_subject(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        let rows = sqlx::query("SELECT * FROM audit_log WHERE subject_id = ? ORDER BY seq DESC LIMIT ?")
-            .bind(subject_id.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-        rows.iter().map(audit_from_row).collect()
-    }
-
-    async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-        rows.iter().map(audit_from_row).collect()
-    }
-
     // --- venues and visits: `visits.rs` ---
     async fn venue_insert(&self, venue: &VenueRecord) -> StoreResult<()> {
         self.venue_insert_impl(venue).await
@@ -1077,5 +1054,149 @@ impl Store for SqliteStore {
 
     async fn visits_drop_before(&self, day: NaiveDate) -> StoreResult<u64> {
         self.visits_drop_before_impl(day).await
+    }
+
+    // --- contact tracing: `tracing.rs` ---
+    async fn trace_case_insert(
+        &self,
+        officer: Option<&str>,
+        case: &TraceCaseRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        self.trace_case_insert_impl(officer, case, audit).await
+    }
+    async fn trace_case_get(&self, officer: Option<&str>, case_id: &str) -> StoreResult<Option<TraceCaseRecord>> {
+        self.trace_case_get_impl(officer, case_id).await
+    }
+    async fn trace_visits_of(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
+        self.trace_visits_of_impl(wanted).await
+    }
+    async fn trace_visits_at(
+        &self,
+        wanted: &[VenueWindow],
+        longest: chrono::TimeDelta,
+    ) -> StoreResult<Vec<TraceVisit>> {
+        self.trace_visits_at_impl(wanted, longest).await
+    }
+    async fn trace_venues(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>> {
+        self.trace_venues_impl(ids).await
+    }
+    async fn trace_households(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>> {
+        self.trace_households_impl(subjects).await
+    }
+    async fn trace_trips_of(&self, people: &[HouseholdMember]) -> StoreResult<Vec<TraceSeat>> {
+        self.trace_trips_of_impl(people).await
+    }
+    async fn trace_trips_on(&self, vehicles: &[Vehicle]) -> StoreResult<Vec<TraceSeat>> {
+        self.trace_trips_on_impl(vehicles).await
+    }
+    async fn exposures_save(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64> {
+        self.exposures_save_impl(rows, audit).await
+    }
+    async fn exposures_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>> {
+        self.exposures_for_impl(subject_id).await
+    }
+
+    async fn audit_append(&self, entry: &AuditEntry) -> StoreResult<i64> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let seq = insert_audit(&mut tx, entry).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(seq)
+    }
+
+    async fn audit_for_subject(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE subject_id = ? ORDER BY seq DESC LIMIT ?")
+            .bind(subject_id.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn persons_insert_many(&self, persons: &[PersonRecord]) -> StoreResult<()> {
+        self.persons_insert_many_impl(persons).await
+    }
+
+    async fn persons_get_many(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonRecord>> {
+        self.persons_get_many_impl(subjects).await
+    }
+
+    async fn facts_for_many(&self, persons: &[PersonRecord], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
+        self.facts_for_many_impl(persons, since).await
+    }
+
+    async fn decisions_colors(&self, subjects: &[SubjectId]) -> StoreResult<Vec<StoredColor>> {
+        self.decisions_colors_impl(subjects).await
+    }
+
+    async fn decisions_save_many(&self, decisions: &[DecisionRecord]) -> StoreResult<Vec<(SubjectId, ColorChange)>> {
+        self.decisions_save_many_impl(decisions).await
+    }
+
+    // --- overrides and quarantines: `overrides.rs` ---
+    async fn override_propose(&self, staff_id: &str, record: &OverrideRecord, audit: &AuditEntry) -> StoreResult<bool> {
+        self.override_propose_impl(staff_id, record, audit).await
+    }
+
+    async fn override_approve(
+        &self,
+        staff_id: &str,
+        override_id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> StoreResult<Approval> {
+        self.override_approve_impl(staff_id, override_id, at, audit).await
+    }
+
+    async fn overrides_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<OverrideRecord>> {
+        self.overrides_for_impl(subject_id).await
+    }
+
+    async fn quarantine_insert(
+        &self,
+        staff_id: &str,
+        record: &QuarantineRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        self.quarantine_insert_impl(staff_id, record, audit).await
+    }
+
+    async fn quarantine_end(
+        &self,
+        staff_id: &str,
+        quarantine_id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<QuarantineRecord>> {
+        self.quarantine_end_impl(staff_id, quarantine_id, at, audit).await
+    }
+
+    async fn quarantines_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<QuarantineRecord>> {
+        self.quarantines_for_impl(subject_id).await
+    }
+
+    async fn decisions_mark_due(&self, version: &str, at: DateTime<Utc>) -> StoreResult<u64> {
+        // Earlier reviews stay as they are: this only brings the others forward.
+        let done = sqlx::query(
+            "UPDATE decisions SET next_review_at = ? WHERE rule_set_version <> ? AND (next_review_at IS NULL OR next_review_at > ?)",
+        )
+        .bind(micros(at))
+            .bind(version)
+            .bind(micros(at))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected())
     }
 }

@@ -13,6 +13,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "trips_vaccinations", include_str!("../migrations/0005_trips_vaccinations.sql")),
     (6, "venues_visits", include_str!("../migrations/0006_venues_visits.sql")),
     (7, "tracing", include_str!("../migrations/0007_tracing.sql")),
+    (8, "overrides_quarantines", include_str!("../migrations/0008_overrides_quarantines.sql")),
+    (9, "stays_by_phone", include_str!("../migrations/0009_stays_by_phone.sql")),
 ];
 
 pub async fn run(pool: &SqlitePool) -> StoreResult<()> {

@@ -15,6 +15,11 @@ use crate::*;
 
 pub use crate::conformance_visits::*;
 
+mod overrides;
+mod reviews;
+pub use overrides::*;
+pub use reviews::*;
+
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($make:expr) => {
@@ -43,8 +48,13 @@ macro_rules! store_conformance_tests {
             an_exit_closes_the_latest_open_visit_once,
             scan_attempts_are_kept_without_personal_data,
             retention_drops_whole_days_of_visits,
+            overrides_need_a_second_officer_in_scope,
+            an_expired_override_cannot_be_approved,
+            quarantines_are_scoped_audited_and_end_once,
+            a_rule_change_makes_decisions_of_other_versions_due,
         );
         $crate::store_tracing_conformance_tests!($make);
+        $crate::store_bulk_conformance_tests!($make);
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(

@@ -18,19 +18,27 @@ use healthcode_core::otp::{OtpOutcome, OtpPolicy, OtpRefusal};
 use healthcode_core::{Declaration, RegionCode, Relation, RiskLevel, Role, SubjectId, VenueId};
 use serde::Serialize;
 
+pub mod bulk;
 pub mod codec;
 pub mod conformance;
+pub mod conformance_bulk;
 pub mod conformance_tracing;
+pub mod conformance_visits;
 pub mod otp;
+pub mod visit;
+
+pub use visit::{ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite};
 pub mod tracing;
 
 pub use tracing::{
-    ExposureRecord, HouseholdMember, SubjectWindow, TraceCaseRecord, TraceSeat, TraceVenue, TraceVisit, Vehicle, VenueWindow,
+    ExposureRecord, HouseholdMember, SubjectWindow, TraceCaseRecord, TraceSeat, TraceVenue, TraceVisit, Vehicle,
+    VenueWindow,
 };
-pub mod visit;
-pub mod conformance_visits;
 
-pub use visit::{ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite};
+pub use bulk::{FactRecords, StoredColor};
+pub mod overrides;
+
+pub use overrides::{Approval, OverrideRecord, OverrideStatus, QuarantineRecord};
 
 /// A unique constraint that a write ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,39 +409,6 @@ pub trait Store: Send + Sync + 'static {
     /// reader paging with the last `seq` it saw never skips a record that committed late.
     async fn audit_since(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
 
-    // --- contact tracing (R7); record types in `tracing.rs`, behaviours in `conformance_tracing.rs` ---
-    /// Stores a reported case and its case status (`case:<case_id>`, under the person's ID
-    /// number index) with the audit record, in one transaction — if the person exists and,
-    /// when `officer` is given, is in that officer's regions. `false`: nothing written.
-    async fn trace_case_insert(
-        &self,
-        officer: Option<&str>,
-        case: &TraceCaseRecord,
-        audit: &AuditEntry,
-    ) -> StoreResult<bool>;
-    /// The case; with `officer`, only if its person is in that officer's regions.
-    async fn trace_case_get(&self, officer: Option<&str>, case_id: &str) -> StoreResult<Option<TraceCaseRecord>>;
-    /// Visits of each person overlapping their range (`entered_at < to AND left_at > from`).
-    async fn trace_visits_of(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>>;
-    /// Visits at each venue overlapping its range that began at most `longest` before it (the
-    /// bound that keeps the query on the `(venue_id, entered_at)` index).
-    async fn trace_visits_at(&self, wanted: &[VenueWindow], longest: chrono::TimeDelta)
-    -> StoreResult<Vec<TraceVisit>>;
-    /// Names and categories of venues; unknown ids are left out.
-    async fn trace_venues(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>>;
-    /// The people among `subjects`, their guardians, and everyone whose guardian is one of
-    /// those: enough to know each one's household.
-    async fn trace_households(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>>;
-    /// Trips of these people (by ID number index), with their subject ids.
-    async fn trace_trips_of(&self, people: &[HouseholdMember]) -> StoreResult<Vec<TraceSeat>>;
-    /// Registered travellers on these vehicles (trips of unregistered people are left out).
-    async fn trace_trips_on(&self, vehicles: &[Vehicle]) -> StoreResult<Vec<TraceSeat>>;
-    /// Stores exposures with the audit record in one transaction: a `record_id` already
-    /// stored is updated (a later trace may find a later contact); returns how many were new.
-    async fn exposures_save(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64>;
-    /// Exposures of a person, oldest first.
-    async fn exposures_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>>;
-
     // --- venues and visits (R6); record types in `visit.rs`, behaviours in `conformance_visits.rs` ---
     async fn venue_insert(&self, venue: &VenueRecord) -> StoreResult<()>;
     async fn venue_get(&self, venue_id: &VenueId) -> StoreResult<Option<VenueRecord>>;
@@ -476,4 +451,92 @@ pub trait Store: Send + Sync + 'static {
     /// Retention: removes visits and scan attempts that began before local day `day` (whole
     /// day partitions on PostgreSQL); returns how many visits went.
     async fn visits_drop_before(&self, day: NaiveDate) -> StoreResult<u64>;
+
+    // --- contact tracing (R7); record types in `tracing.rs`, behaviours in `conformance_tracing.rs` ---
+    /// Stores a reported case and its case status (`case:<case_id>`, under the person's ID
+    /// number index) with the audit record, in one transaction — if the person exists and,
+    /// when `officer` is given, is in that officer's regions. `false`: nothing written.
+    async fn trace_case_insert(
+        &self,
+        officer: Option<&str>,
+        case: &TraceCaseRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
+    /// The case; with `officer`, only if its person is in that officer's regions.
+    async fn trace_case_get(&self, officer: Option<&str>, case_id: &str) -> StoreResult<Option<TraceCaseRecord>>;
+    /// Visits of each person overlapping their range (`entered_at < to AND left_at > from`).
+    async fn trace_visits_of(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>>;
+    /// Visits at each venue overlapping its range that began at most `longest` before it (the
+    /// bound that keeps the query on the `(venue_id, entered_at)` index).
+    async fn trace_visits_at(&self, wanted: &[VenueWindow], longest: chrono::TimeDelta)
+    -> StoreResult<Vec<TraceVisit>>;
+    /// Names and categories of venues; unknown ids are left out.
+    async fn trace_venues(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>>;
+    /// The people among `subjects`, their guardians, and everyone whose guardian is one of
+    /// those: enough to know each one's household.
+    async fn trace_households(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>>;
+    /// Trips of these people (by ID number index), with their subject ids.
+    async fn trace_trips_of(&self, people: &[HouseholdMember]) -> StoreResult<Vec<TraceSeat>>;
+    /// Registered travellers on these vehicles (trips of unregistered people are left out).
+    async fn trace_trips_on(&self, vehicles: &[Vehicle]) -> StoreResult<Vec<TraceSeat>>;
+    /// Stores exposures with the audit record in one transaction: a `record_id` already
+    /// stored is updated (a later trace may find a later contact); returns how many were new.
+    async fn exposures_save(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64>;
+    /// Exposures of a person, oldest first.
+    async fn exposures_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>>;
+
+    // --- overrides and quarantines (R12, R13); see `overrides.rs` ---
+    /// Stores a pending override if its person is in officer `staff_id`'s regions, with the
+    /// audit record in the same transaction; `false` (nothing written) when out of scope.
+    async fn override_propose(&self, staff_id: &str, record: &OverrideRecord, audit: &AuditEntry) -> StoreResult<bool>;
+    /// Approves a pending override by a second officer in scope; the audit record is written
+    /// only when it is approved, with its `subject_id` set to the override's person.
+    async fn override_approve(
+        &self,
+        staff_id: &str,
+        override_id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> StoreResult<Approval>;
+    /// Approved overrides of a person (expired ones too: the engine reads their period).
+    async fn overrides_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<OverrideRecord>>;
+    /// Stores a quarantine if its person is in officer `staff_id`'s regions (audited);
+    /// `false` when out of scope.
+    async fn quarantine_insert(
+        &self,
+        staff_id: &str,
+        record: &QuarantineRecord,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool>;
+    /// Releases a person from quarantine at `at` (officer in scope, audited); `None` when there
+    /// is no such quarantine in scope. Ending an ended quarantine keeps the first end. The
+    /// audit record gets the quarantine's person as `subject_id`.
+    async fn quarantine_end(
+        &self,
+        staff_id: &str,
+        quarantine_id: &str,
+        at: DateTime<Utc>,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<QuarantineRecord>>;
+    async fn quarantines_for(&self, subject_id: &SubjectId) -> StoreResult<Vec<QuarantineRecord>>;
+
+    // --- rule changes ---
+    /// Makes every stored decision taken under a rule-set version other than `version` due
+    /// for review at `at` (the scheduler then re-evaluates them); returns how many.
+    async fn decisions_mark_due(&self, version: &str, at: DateTime<Utc>) -> StoreResult<u64>;
+
+    // --- bulk: set-based reads and writes for recoloring many people (`bulk.rs`) ---
+    /// Registers many people in one transaction (seeding a benchmark, moving from another
+    /// system), with `person_insert`'s rules: on `Duplicate` or `NotFound` nothing is written.
+    async fn persons_insert_many(&self, persons: &[PersonRecord]) -> StoreResult<()>;
+    /// The registered people among `subjects`, ordered by subject id; unknown ids are left out.
+    async fn persons_get_many(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonRecord>>;
+    /// The fact records of each person, in the order of `persons` (see [`FactRecords`]).
+    async fn facts_for_many(&self, persons: &[PersonRecord], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>>;
+    /// The stored colors (and since when) among `subjects`, ordered by subject id; people with
+    /// no decision are left out. The full records are not read: recoloring needs only these.
+    async fn decisions_colors(&self, subjects: &[SubjectId]) -> StoreResult<Vec<StoredColor>>;
+    /// Stores many decisions in one transaction, each as `decision_save` would; returns the
+    /// color changes with their person, in the order of `decisions`.
+    async fn decisions_save_many(&self, decisions: &[DecisionRecord]) -> StoreResult<Vec<(SubjectId, ColorChange)>>;
 }

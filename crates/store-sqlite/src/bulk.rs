@@ -1,0 +1,207 @@
+//! Bulk inserts: one prepared statement stepped in a tight loop on the writer connection.
+//!
+//! sqlx runs every statement through its connection's worker thread with boxed arguments;
+//! for an import of millions of rows that costs more than SQLite's own work. Here the writer
+//! connection is taken from its pool, its raw handle locked out of sqlx's worker
+//! (`lock_handle`), and the rows bound, stepped and reset on a blocking thread, all in one
+//! transaction. This file is the only `unsafe` code of the crate.
+//!
+//! Safety argument, once for the whole file: the `sqlite3*` comes from a
+//! `LockedSqliteHandle`, which guarantees that sqlx's worker makes no call on it while the
+//! lock lives, and the lock lives (on the same thread) for the whole use of the handle. Text
+//! and blobs are bound with `SQLITE_STATIC`: they borrow from `rows`, which outlives the
+//! statement's `step` and is unbound by `reset` before the next row.
+
+use std::ffi::{CStr, CString, c_int};
+use std::ptr::{NonNull, null_mut};
+
+use healthcode_store::{StoreError, StoreResult};
+use libsqlite3_sys as ffi;
+use sqlx::SqlitePool;
+
+/// One bound value.
+pub(crate) enum Value<'a> {
+    Text(&'a str),
+    /// Text made for the row (copied by SQLite when bound).
+    OwnedText(String),
+    Blob(&'a [u8]),
+    Int(i64),
+    Null,
+}
+
+/// Page cache of the writer while a bulk insert runs (a budget; pages are allocated as
+/// touched and released afterwards). A batch sorted by the random index's key touches each of
+/// that index's leaf pages about once, so the cache must hold them all, about 20 MiB per
+/// million rows, or every row reads its page back from the file.
+const BULK_CACHE_KIB: i64 = 1 << 20;
+
+/// Runs `work` in one transaction (`BEGIN IMMEDIATE` … `COMMIT`, `ROLLBACK` on any error, so
+/// it is all or nothing) on the writer connection, on a blocking thread, with the bulk page
+/// cache. `restore_cache_kib` is the writer's usual `cache_size` (negative: KiB), set back after.
+pub(crate) async fn write<R, W>(writer: &SqlitePool, restore_cache_kib: i64, work: W) -> StoreResult<R>
+where
+    R: Send + 'static,
+    W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
+{
+    let mut conn = writer.acquire().await.map_err(crate::db_err)?;
+    let runtime = tokio::runtime::Handle::current();
+    // The connection moves into the blocking task: should the caller stop waiting, the task
+    // still finishes (commit or rollback) before the connection goes back to the pool.
+    tokio::task::spawn_blocking(move || {
+        let mut locked = runtime.block_on(conn.lock_handle()).map_err(crate::db_err)?;
+        let db = Db(locked.as_raw_handle());
+        db.exec(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
+        let result = db.transaction(work);
+        let restored = db.exec(&format!("PRAGMA cache_size = {restore_cache_kib}"));
+        let outcome = result?;
+        restored?;
+        Ok(outcome)
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("bulk write task: {e}")))?
+}
+
+/// A locked raw handle (see the safety argument at the top of the file).
+pub(crate) struct Db(NonNull<ffi::sqlite3>);
+
+impl Db {
+    fn error(&self, what: &str) -> StoreError {
+        // SAFETY: a valid handle; sqlite3_errmsg returns a NUL-terminated string it owns.
+        let msg = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(self.0.as_ptr())) };
+        StoreError::Backend(format!("{what}: {}", msg.to_string_lossy()))
+    }
+
+    fn exec(&self, sql: &str) -> StoreResult<()> {
+        let sql = CString::new(sql).map_err(|_| StoreError::Backend("SQL with a NUL byte".into()))?;
+        // SAFETY: a valid handle and a NUL-terminated statement; no callback.
+        let rc = unsafe { ffi::sqlite3_exec(self.0.as_ptr(), sql.as_ptr(), None, null_mut(), null_mut()) };
+        if rc == ffi::SQLITE_OK { Ok(()) } else { Err(self.error("exec")) }
+    }
+
+    fn transaction<R>(&self, work: impl FnOnce(&Db) -> StoreResult<R>) -> StoreResult<R> {
+        self.exec("BEGIN IMMEDIATE")?;
+        match work(self).and_then(|r| self.exec("COMMIT").map(|()| r)) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                // Nothing of the transaction stays; the original error is the one to report.
+                let _ = self.exec("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn prepare(&self, sql: &str) -> StoreResult<Statement<'_>> {
+        Statement::prepare(self, sql)
+    }
+
+    /// The rowid of the last row inserted on this connection.
+    pub(crate) fn last_insert_rowid(&self) -> i64 {
+        // SAFETY: a valid handle.
+        unsafe { ffi::sqlite3_last_insert_rowid(self.0.as_ptr()) }
+    }
+}
+
+pub(crate) struct Statement<'db> {
+    db: &'db Db,
+    raw: NonNull<ffi::sqlite3_stmt>,
+}
+
+impl<'db> Statement<'db> {
+    fn prepare(db: &'db Db, sql: &str) -> StoreResult<Self> {
+        let len = c_int::try_from(sql.len()).map_err(|_| StoreError::Backend("SQL too long".into()))?;
+        let mut raw = null_mut();
+        // SAFETY: a valid handle; `sql` is read for `len` bytes; `raw` receives the statement.
+        let rc = unsafe { ffi::sqlite3_prepare_v2(db.0.as_ptr(), sql.as_ptr().cast(), len, &mut raw, null_mut()) };
+        match NonNull::new(raw) {
+            Some(raw) if rc == ffi::SQLITE_OK => Ok(Self { db, raw }),
+            _ => Err(db.error("prepare")),
+        }
+    }
+
+    fn bind(&self, values: &[Value<'_>]) -> StoreResult<()> {
+        let s = self.raw.as_ptr();
+        for (i, v) in values.iter().enumerate() {
+            let at = i as c_int + 1;
+            // SAFETY: a valid statement; text and blobs outlive the step below and are
+            // unbound by the reset that follows it (SQLITE_STATIC: SQLite does not copy).
+            let rc = unsafe {
+                match v {
+                    Value::Text(t) => {
+                        ffi::sqlite3_bind_text(s, at, t.as_ptr().cast(), t.len() as c_int, ffi::SQLITE_STATIC())
+                    }
+                    Value::OwnedText(t) => {
+                        ffi::sqlite3_bind_text(s, at, t.as_ptr().cast(), t.len() as c_int, ffi::SQLITE_TRANSIENT())
+                    }
+                    Value::Blob(b) => {
+                        ffi::sqlite3_bind_blob(s, at, b.as_ptr().cast(), b.len() as c_int, ffi::SQLITE_STATIC())
+                    }
+                    Value::Int(n) => ffi::sqlite3_bind_int64(s, at, *n),
+                    Value::Null => ffi::sqlite3_bind_null(s, at),
+                }
+            };
+            if rc != ffi::SQLITE_OK {
+                return Err(self.db.error("bind"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Resets the statement for the next row; also drops the borrowed bindings.
+    fn reset(&self) {
+        // SAFETY: a valid statement.
+        unsafe {
+            ffi::sqlite3_reset(self.raw.as_ptr());
+            ffi::sqlite3_clear_bindings(self.raw.as_ptr());
+        }
+    }
+
+    /// Binds one row, steps it to completion and resets; returns the rows it changed (0 or 1
+    /// for an insert).
+    pub(crate) fn run(&self, values: &[Value<'_>]) -> StoreResult<u64> {
+        let changed = self.bind(values).and_then(|()| {
+            // SAFETY: a valid, fully bound statement on a locked handle.
+            match unsafe { ffi::sqlite3_step(self.raw.as_ptr()) } {
+                // SAFETY: a valid handle.
+                ffi::SQLITE_DONE => Ok(unsafe { ffi::sqlite3_changes(self.db.0.as_ptr()) } as u64),
+                _ => Err(self.db.error("write")),
+            }
+        });
+        self.reset();
+        changed
+    }
+
+    /// Binds one row and returns the first column of the first result row as text (`None`
+    /// when there is no row or it is NULL).
+    pub(crate) fn query_text(&self, values: &[Value<'_>]) -> StoreResult<Option<String>> {
+        let text = self.bind(values).and_then(|()| {
+            let s = self.raw.as_ptr();
+            // SAFETY: a valid, fully bound statement on a locked handle.
+            match unsafe { ffi::sqlite3_step(s) } {
+                ffi::SQLITE_ROW => {
+                    // SAFETY: column 0 of the current row; the pointer is valid until the next
+                    // step or reset, and the bytes are copied before either.
+                    let p = unsafe { ffi::sqlite3_column_text(s, 0) };
+                    if p.is_null() {
+                        return Ok(None);
+                    }
+                    // SAFETY: as above; sqlite3_column_bytes follows sqlite3_column_text.
+                    let n = unsafe { ffi::sqlite3_column_bytes(s, 0) } as usize;
+                    // SAFETY: `n` bytes at `p`, owned by SQLite until the reset below.
+                    let bytes = unsafe { std::slice::from_raw_parts(p, n) };
+                    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+                }
+                ffi::SQLITE_DONE => Ok(None),
+                _ => Err(self.db.error("query")),
+            }
+        });
+        self.reset();
+        text
+    }
+}
+
+impl Drop for Statement<'_> {
+    fn drop(&mut self) {
+        // SAFETY: a statement prepared on this handle, finalized once.
+        unsafe { ffi::sqlite3_finalize(self.raw.as_ptr()) };
+    }
+}
