@@ -5,12 +5,12 @@
 //! its time is up, with nothing to schedule; stored decisions, colour-change events and the
 //! review scheduler come with the recoloring work (see ARCHITECTURE.md).
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use healthcode_core::rules::{
-    CaseRecord, Decision, DeclarationFact, Exposure, Facts, LabTest, RegionRisk, RiskPeriod, Stay, StaySource, TestKind, Trip,
-    Vaccination,
+    CaseRecord, Decision, DeclarationFact, Exposure, Facts, LabTest, Override, Quarantine, RegionRisk, RiskPeriod,
+    Stay, StaySource, TestKind, Trip, Vaccination,
 };
-use healthcode_store::PersonRecord;
+use healthcode_store::{FactRecords, OverrideRecord, PersonRecord};
 
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -31,28 +31,56 @@ pub async fn region_risk(app: &AppState) -> ApiResult<RegionRisk> {
     })))
 }
 
+/// Where reading facts starts.
+pub fn look_back_from(app: &AppState) -> DateTime<Utc> {
+    app.clock.now() - Duration::days(LOOK_BACK_DAYS)
+}
+
 /// Everything the store knows about a person that the rules read: declarations, telecom
-/// stays (by phone); lab tests, case statuses, trips and vaccinations (by ID number).
+/// stays (by phone); lab tests, case statuses, trips and vaccinations (by ID number);
+/// overrides and quarantines (by subject id).
 pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts> {
-    let since = app.clock.now() - Duration::days(LOOK_BACK_DAYS);
+    let records = fact_records(app, person).await?;
+    facts_from(app, person, records)
+}
+
+/// One person's fact records, read one table at a time (`facts_for_many` reads the same
+/// for many people at once).
+async fn fact_records(app: &AppState, person: &PersonRecord) -> ApiResult<FactRecords> {
+    let since = look_back_from(app);
     let declarations = app.store.declarations(&person.subject_id, LOOK_BACK_DAYS as u32 * 2).await?;
-    let stays = match &person.phone_index {
-        Some(index) => app.store.stays_for(index, since).await?,
-        None => Vec::new(),
-    };
-    let tests = app.store.lab_tests_for(&person.id_index, since).await?;
-    let cases = app.store.cases_for(&person.id_index).await?;
-    let trips = app.store.trips_for(&person.id_index).await?;
-    let vaccinations = app.store.vaccinations_for(&person.id_index).await?;
-    let exposures = app.store.exposures_for(&person.subject_id).await?;
+    Ok(FactRecords {
+        declarations: declarations
+            .into_iter()
+            .filter(|d| d.superseded_at.is_none() && d.declaration.declared_at >= since)
+            .collect(),
+        stays: match &person.phone_index {
+            Some(index) => app.store.stays_for(index, since).await?,
+            None => Vec::new(),
+        },
+        tests: app.store.lab_tests_for(&person.id_index, since).await?,
+        cases: app.store.cases_for(&person.id_index).await?,
+        trips: app.store.trips_for(&person.id_index).await?,
+        vaccinations: app.store.vaccinations_for(&person.id_index).await?,
+        overrides: app.store.overrides_for(&person.subject_id).await?,
+        quarantines: app.store.quarantines_for(&person.subject_id).await?,
+        exposures: app.store.exposures_for(&person.subject_id).await?,
+    })
+}
+
+/// The engine's facts from a person's records: the one mapping from what is stored to what
+/// the rules read, whichever way the records were fetched.
+pub fn facts_from(app: &AppState, person: &PersonRecord, r: FactRecords) -> ApiResult<Facts> {
     Ok(Facts {
         registered_at: Some(person.created_at),
-        declarations: declarations
+        declarations: r
+            .declarations
             .iter()
             .filter(|d| d.superseded_at.is_none())
             .map(|d| DeclarationFact::from_declaration(format!("declaration-{}", d.id), &d.declaration))
             .collect(),
-        stays: stays
+        stays: r
+            .stays
             .into_iter()
             .map(|s| Stay {
                 record_id: s.record_id,
@@ -63,7 +91,8 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
                 source: StaySource::Telecom,
             })
             .collect(),
-        tests: tests
+        tests: r
+            .tests
             .into_iter()
             .map(|t| LabTest {
                 record_id: t.record_id,
@@ -73,8 +102,9 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
                 result: t.result,
             })
             .collect(),
-        cases: cases.into_iter().map(|c| CaseRecord { record_id: c.record_id, status: c.status, at: c.at }).collect(),
-        trips: trips
+        cases: r.cases.into_iter().map(|c| CaseRecord { record_id: c.record_id, status: c.status, at: c.at }).collect(),
+        trips: r
+            .trips
             .into_iter()
             .map(|t| Trip {
                 record_id: t.record_id,
@@ -88,7 +118,8 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
                 to: None,
             })
             .collect(),
-        vaccinations: vaccinations
+        vaccinations: r
+            .vaccinations
             .into_iter()
             .map(|v| Vaccination {
                 record_id: v.record_id,
@@ -98,7 +129,20 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
                 product: Some(v.product),
             })
             .collect(),
-        exposures: exposures
+        quarantines: r
+            .quarantines
+            .into_iter()
+            .map(|q| Quarantine {
+                record_id: q.quarantine_id,
+                kind: q.kind,
+                start: q.start,
+                planned_end: q.planned_end,
+                ended_at: q.ended_at,
+            })
+            .collect(),
+        overrides: r.overrides.into_iter().map(|o| override_fact(app, o)).collect::<ApiResult<_>>()?,
+        exposures: r
+            .exposures
             .into_iter()
             .map(|e| Exposure {
                 source: e.source(),
@@ -108,7 +152,27 @@ pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts
                 case_id: Some(e.case_id),
             })
             .collect(),
-        ..Facts::default()
+    })
+}
+
+/// An approved override, in force from its approval; the reason is opened for the person's
+/// explanation (it was sealed at rest).
+fn override_fact(app: &AppState, o: OverrideRecord) -> ApiResult<Override> {
+    let reason = app
+        .vault
+        .open_string(&crate::routes::overrides::reason_context(&o.override_id), &o.reason_sealed)
+        .map_err(|e| {
+            tracing::error!(override_id = o.override_id, error = %e, "an override's reason does not open");
+            crate::error::ApiError::internal()
+        })?;
+    Ok(Override {
+        record_id: o.override_id,
+        color: o.color,
+        from: o.approved_at.unwrap_or(o.proposed_at),
+        until: Some(o.expires_at),
+        legal_basis: o.legal_basis,
+        reason,
+        approved_by: o.approved_by.unwrap_or_default(),
     })
 }
 

@@ -21,8 +21,12 @@ use serde::Serialize;
 
 pub use kinds::Kind;
 
-/// Rows handed to the store per transaction.
-const BATCH: usize = 10_000;
+/// Rows handed to the store per transaction. Large: a transaction costs mostly the index
+/// pages it rewrites, and a sorted batch of many rows rewrites each page once for all of them
+/// (`docs/benchmarks.md`). At most three batches are in memory (parsing, waiting, writing).
+const BATCH: usize = 200_000;
+/// How often `progress` hears the rows read.
+const PROGRESS_EVERY: u64 = 10_000;
 /// Rejections listed in full; beyond this only counted.
 const MAX_LISTED: usize = 1_000;
 
@@ -125,6 +129,11 @@ pub struct ImportContext<'a> {
 }
 
 /// Reads all rows of `input` and imports them; `progress` is told the rows read so far.
+///
+/// Parsing (with its blind-index hashing) overlaps with writing: full batches go through a
+/// channel of one to a writer in the same task, whose store call does its work on another
+/// thread (the SQLite bulk path's blocking task, sqlx's worker), so on two cores the parser
+/// fills the next batch while the last one is written. Each batch is one transaction.
 pub async fn import(
     ctx: &ImportContext<'_>,
     kind: Kind,
@@ -132,69 +141,116 @@ pub async fn import(
     input: impl Read,
     mut progress: impl FnMut(u64),
 ) -> Result<ImportReport, FileError> {
-    let mut report = ImportReport::default();
-    let mut batch = kinds::Batch::default();
-    let mut rows = 0u64;
-    let handle = |raw: RawRow, report: &mut ImportReport, batch: &mut kinds::Batch| match kinds::parse(ctx, kind, &raw)
-    {
-        Ok(row) => batch.push(row),
-        Err((field, code, message)) => report.reject(Rejected { line: raw.line, field, code, message }),
+    let (to_writer, mut from_parser) = tokio::sync::mpsc::channel::<kinds::Batch>(1);
+    let store = ctx.store;
+    let write = async move {
+        let mut written = ImportOutcome::default();
+        while let Some(mut batch) = from_parser.recv().await {
+            written += batch.flush(store).await?;
+        }
+        Ok::<_, healthcode_store::StoreError>(written)
     };
-    match format {
-        InputFormat::Csv => {
-            let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
-            let header: Vec<String> = reader
-                .headers()
-                .map_err(|e| FileError::Read(e.to_string()))?
-                .iter()
-                .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-                .collect();
-            kinds::check_header(kind, &header)?;
-            let mut record = csv::StringRecord::new();
-            loop {
-                match reader.read_record(&mut record) {
-                    Ok(false) => break,
-                    Ok(true) => {
-                        let line = record.position().map_or(0, |p| p.line());
-                        let fields = header.iter().cloned().zip(record.iter().map(str::to_string)).collect();
-                        handle(RawRow { line, fields }, &mut report, &mut batch);
+    let parse = async move {
+        let mut report = ImportReport::default();
+        let mut batch = kinds::Batch::default();
+        let mut rows = 0u64;
+        // Hands a full batch (or, with `last`, what is left) to the writer; false once the
+        // writer has stopped on an error, which it reports itself.
+        let ship = async |batch: &mut kinds::Batch, last: bool| {
+            if batch.len() < BATCH && !(last && batch.len() > 0) {
+                return true;
+            }
+            let mut full = std::mem::take(batch);
+            batch.touched = std::mem::take(&mut full.touched);
+            let sent = to_writer.send(full).await.is_ok();
+            // Let the writer start on it now rather than when the next batch is full.
+            tokio::task::yield_now().await;
+            sent
+        };
+        let handle =
+            |raw: &RawRow, report: &mut ImportReport, batch: &mut kinds::Batch| match kinds::parse(ctx, kind, raw) {
+                Ok(row) => batch.push(row),
+                Err((field, code, message)) => report.reject(Rejected { line: raw.line, field, code, message }),
+            };
+        match format {
+            InputFormat::Csv => {
+                let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
+                let header: Vec<String> = reader
+                    .headers()
+                    .map_err(|e| FileError::Read(e.to_string()))?
+                    .iter()
+                    .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+                    .collect();
+                kinds::check_header(kind, &header)?;
+                let mut record = csv::StringRecord::new();
+                // One row's map, refilled in place: no allocation per row once the values'
+                // buffers have grown (the CSV reader checks every row has the header's width).
+                let mut raw = RawRow { line: 0, fields: header.iter().map(|h| (h.clone(), String::new())).collect() };
+                loop {
+                    match reader.read_record(&mut record) {
+                        Ok(false) => break,
+                        Ok(true) => {
+                            raw.line = record.position().map_or(0, |p| p.line());
+                            for (name, value) in header.iter().zip(record.iter()) {
+                                if let Some(slot) = raw.fields.get_mut(name) {
+                                    slot.clear();
+                                    slot.push_str(value);
+                                }
+                            }
+                            handle(&raw, &mut report, &mut batch);
+                        }
+                        Err(e) => {
+                            let line = e.position().map_or(0, |p| p.line());
+                            report.reject(Rejected {
+                                line,
+                                field: None,
+                                code: "csv_malformed",
+                                message: e.to_string(),
+                            });
+                        }
                     }
-                    Err(e) => {
-                        let line = e.position().map_or(0, |p| p.line());
-                        report.reject(Rejected { line, field: None, code: "csv_malformed", message: e.to_string() });
+                    rows += 1;
+                    if rows.is_multiple_of(PROGRESS_EVERY) {
+                        progress(rows);
+                    }
+                    if !ship(&mut batch, false).await {
+                        break;
                     }
                 }
-                rows += 1;
-                if batch.len() >= BATCH {
-                    report.add(batch.flush(ctx.store).await.map_err(|e| FileError::Store(e.to_string()))?);
-                    progress(rows);
+            }
+            InputFormat::Ndjson => {
+                let reader = std::io::BufReader::new(input);
+                for (i, line) in reader.lines().enumerate() {
+                    let line_no = i as u64 + 1;
+                    let text = line.map_err(|e| FileError::Read(format!("line {line_no}: {e}")))?;
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    match fields::ndjson_row(&text) {
+                        Ok(fields) => handle(&RawRow { line: line_no, fields }, &mut report, &mut batch),
+                        Err(message) => {
+                            report.reject(Rejected { line: line_no, field: None, code: "json_malformed", message })
+                        }
+                    }
+                    rows += 1;
+                    if rows.is_multiple_of(PROGRESS_EVERY) {
+                        progress(rows);
+                    }
+                    if !ship(&mut batch, false).await {
+                        break;
+                    }
                 }
             }
         }
-        InputFormat::Ndjson => {
-            let reader = std::io::BufReader::new(input);
-            for (i, line) in reader.lines().enumerate() {
-                let line_no = i as u64 + 1;
-                let text = line.map_err(|e| FileError::Read(format!("line {line_no}: {e}")))?;
-                if text.trim().is_empty() {
-                    continue;
-                }
-                match fields::ndjson_row(&text) {
-                    Ok(fields) => handle(RawRow { line: line_no, fields }, &mut report, &mut batch),
-                    Err(message) => {
-                        report.reject(Rejected { line: line_no, field: None, code: "json_malformed", message })
-                    }
-                }
-                rows += 1;
-                if batch.len() >= BATCH {
-                    report.add(batch.flush(ctx.store).await.map_err(|e| FileError::Store(e.to_string()))?);
-                    progress(rows);
-                }
-            }
-        }
-    }
-    report.add(batch.flush(ctx.store).await.map_err(|e| FileError::Store(e.to_string()))?);
-    progress(rows);
-    report.touched = batch.touched;
+        ship(&mut batch, true).await;
+        progress(rows);
+        report.touched = batch.touched;
+        Ok::<_, FileError>(report)
+    };
+    let (parsed, written) = tokio::join!(parse, write);
+    // A store error stops the parser too, so it comes first.
+    let written = written.map_err(|e| FileError::Store(e.to_string()))?;
+    let mut report = parsed?;
+    report.add(written);
     Ok(report)
 }
