@@ -9,6 +9,8 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_recolor;
+mod bench_tracing;
 mod config;
 mod demo;
 mod foreign;
@@ -37,13 +39,7 @@ enum Command {
     },
     /// Start a server on embedded SQLite with a small simulated city, and print the URL and logins.
     /// Run the benchmark suite and print one table of figures, goals and ratios.
-    Bench {
-        /// Shorter runs (less precise).
-        #[arg(long)]
-        quick: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Bench(bench::BenchArgs),
     /// Issuer signing keys: generate, rotate, list, and the signed trust list.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -77,8 +73,8 @@ fn main() -> Result<()> {
             let ok = rules::run(cmd)?;
             std::process::exit(if ok { 0 } else { 1 });
         }
-        Command::Bench { quick, json } => {
-            let ok = bench::run(quick, json)?;
+        Command::Bench(args) => {
+            let ok = bench::run(args)?;
             std::process::exit(if ok { 0 } else { 1 });
         }
         Command::Verify(args) => {
@@ -109,7 +105,7 @@ fn main() -> Result<()> {
                 let found = trace::run(args).await?;
                 std::process::exit(if found { 0 } else { 1 });
             }
-            Command::Keys(_) | Command::Verify(_) | Command::Bench { .. } | Command::Rules(_) => {
+            Command::Keys(_) | Command::Verify(_) | Command::Bench(_) | Command::Rules(_) => {
                 unreachable!("handled before the runtime starts")
             }
         }

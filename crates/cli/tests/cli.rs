@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod import;
 mod trace;
 
 const BIN: &str = env!("CARGO_BIN_EXE_healthcode");
@@ -492,4 +493,58 @@ fn rules_are_checked_with_line_and_column_and_their_examples_run() {
         .output()
         .unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("rule set has errors"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_rule_file_and_a_broken_one_leaves_the_rules_in_force() {
+    let dir = temp_dir("reload");
+    let log = dir.join("server.log");
+    let keys = dir.join("keys");
+    let out =
+        Command::new(BIN).args(["keys", "generate", "--region", "420100"]).arg("--dir").arg(&keys).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let default = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/rules/default.toml");
+    let source = std::fs::read_to_string(&default).unwrap();
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, &source).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("HEALTHCODE_KEYS_DIR", &keys)
+        .env("HEALTHCODE_DATABASE_URL", format!("sqlite://{}", dir.join("db.sqlite").display()))
+        .env("HEALTHCODE_LISTEN", "127.0.0.1:0")
+        .env("HEALTHCODE_DATA_KEYS", format!("k1:{}", key()))
+        .env("HEALTHCODE_INDEX_KEY", key())
+        .env("HEALTHCODE_RULES_FILE", &rules)
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+        .spawn()
+        .unwrap();
+    let text = wait_for(&log, "listening on http://");
+    let base = text.split("listening on ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let version = || async {
+        let v: Value = reqwest::get(format!("{base}/api/v1/rules")).await.unwrap().json().await.unwrap();
+        v["version"].as_str().unwrap().to_string()
+    };
+    let hangup = || assert!(Command::new("kill").arg("-HUP").arg(child.id().to_string()).status().unwrap().success());
+    let first = version().await;
+
+    // A typo: refused with its line and column, and the rules in force stay.
+    let line = source.lines().position(|l| l.starts_with("color = ")).unwrap() + 1;
+    std::fs::write(&rules, source.replacen("color = \"red\"", "color = \"purple\"", 1)).unwrap();
+    hangup();
+    let text = wait_for(&log, "rule file refused");
+    assert!(text.contains(&format!("rules.toml:{line}:")), "expected line {line}: {text}");
+    assert_eq!(version().await, first);
+
+    // A real change (a shorter close-contact window, as protocol edition 9 did) is taken.
+    let changed = source.replacen("close_contact_window = \"14d\"", "close_contact_window = \"7d\"", 1);
+    assert_ne!(changed, source);
+    std::fs::write(&rules, &changed).unwrap();
+    hangup();
+    wait_for(&log, "rule set reloaded");
+    let second = version().await;
+    assert_ne!(second, first);
+    let published: Value = reqwest::get(format!("{base}/api/v1/rules")).await.unwrap().json().await.unwrap();
+    assert!(published.to_string().contains("7d"), "{published}");
+    assert!(terminate(&mut child).success());
 }
