@@ -97,7 +97,7 @@ async fn generate(store: &dyn Store, visits: u64) -> Result<(u64, f64)> {
             if batch.len() == 50_000 {
                 written += store.visits_insert(&batch).await?.accepted;
                 batch.clear();
-                if written % 5_000_000 == 0 {
+                if written.is_multiple_of(5_000_000) {
                     eprintln!("  {written} visits written, {:.0} s", begun.elapsed().as_secs_f64());
                 }
             }

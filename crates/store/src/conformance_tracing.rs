@@ -337,7 +337,13 @@ pub async fn exposures_are_stored_once_per_case_person_and_kind(store: &dyn Stor
     assert_eq!(store.exposures_for(&a.subject_id).await.unwrap(), vec![later]);
     // Another case makes another exposure; oldest first.
     let other = exposure("case-10", &a.subject_id, ContactKind::Secondary, 100);
-    assert_eq!(store.exposures_save(&[other.clone()], &audit("case.trace", &case_person.subject_id)).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .exposures_save(std::slice::from_ref(&other), &audit("case.trace", &case_person.subject_id))
+            .await
+            .unwrap(),
+        1
+    );
     let list = store.exposures_for(&a.subject_id).await.unwrap();
     assert_eq!(
         list.iter().map(|e| e.record_id.as_str()).collect::<Vec<_>>(),
