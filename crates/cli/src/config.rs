@@ -99,6 +99,11 @@ impl Config {
             }
             settings.code_ttl = chrono::Duration::seconds(t);
         }
+        // Which colors each venue category admits, e.g. `hospital=green+yellow+red,park=green+yellow`.
+        if let Some(p) = env("HEALTHCODE_SCAN_POLICY") {
+            settings.scans.policy = healthcode_core::ScanPolicy::parse_overrides(&p)
+                .with_context(|| format!("HEALTHCODE_SCAN_POLICY={p:?}"))?;
+        }
         if let Some(path) = env("HEALTHCODE_RULES_FILE").or(file.rules_file) {
             let text = std::fs::read_to_string(&path).with_context(|| format!("reading the rule set {path}"))?;
             let rules = healthcode_core::rules::RuleSet::parse(&text).map_err(|errors| {
