@@ -181,10 +181,13 @@ impl PostgresStore {
     }
 
     pub(crate) async fn trace_households_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>> {
+        // Two joins rather than `IN … OR IN …`, which PostgreSQL would answer by scanning
+        // every person.
         let sql = "WITH k AS (SELECT UNNEST($1::text[]) AS id UNION SELECT p.guardian_subject_id FROM persons p \
                    WHERE p.subject_id = ANY($1) AND p.guardian_subject_id IS NOT NULL) \
-                   SELECT p.subject_id, p.guardian_subject_id, p.id_index FROM persons p \
-                   WHERE p.subject_id IN (SELECT id FROM k) OR p.guardian_subject_id IN (SELECT id FROM k)";
+                   SELECT p.subject_id, p.guardian_subject_id, p.id_index FROM persons p JOIN k ON p.subject_id = k.id \
+                   UNION SELECT p.subject_id, p.guardian_subject_id, p.id_index FROM persons p \
+                   JOIN k ON p.guardian_subject_id = k.id";
         let mut out = Vec::new();
         for chunk in subjects.chunks(TRACE_CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(SubjectId::as_str).collect();
