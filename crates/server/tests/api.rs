@@ -1,6 +1,8 @@
 //! The HTTP API driven over real sockets: each test starts its own server on port 0 with a
 //! fresh database (SQLite file; PostgreSQL database for the `postgres_` tests).
 
+mod overrides;
+mod recolor_many;
 mod scans;
 mod support;
 mod tracing;
