@@ -172,6 +172,9 @@ pub async fn recolor_many(app: &AppState, subjects: Vec<SubjectId>) -> ApiResult
     let regions = std::sync::Arc::new(crate::risk::region_risk(app).await?);
     let since = crate::risk::look_back_from(app);
     let mut changed = 0;
+    // Each round's decisions are saved (on the writer's thread) while the next round is read
+    // and evaluated; rounds are disjoint sets of people, so neither sees the other's writes.
+    let mut saving: Option<tokio::task::JoinHandle<ApiResult<usize>>> = None;
     for round in subjects.chunks(BULK_ROUND) {
         let start = std::time::Instant::now();
         let persons = app.store.persons_get_many(round).await?;
@@ -181,22 +184,36 @@ pub async fn recolor_many(app: &AppState, subjects: Vec<SubjectId>) -> ApiResult
         let previous: HashMap<SubjectId, (Color, DateTime<Utc>)> =
             colors.into_iter().map(|c| (c.subject_id, (c.color, c.since))).collect();
         let decisions = evaluate_many(app, persons, records, &previous, &regions).await?;
-        let evaluated = start.elapsed();
-        let changes = app.store.decisions_save_many(&decisions).await?;
-        for (subject, c) in &changes {
-            announce(app, subject, c);
-        }
         tracing::debug!(
             people = decisions.len(),
-            changed = changes.len(),
             read_ms = read.as_millis() as u64,
-            evaluated_ms = evaluated.as_millis() as u64,
-            saved_ms = start.elapsed().as_millis() as u64,
-            "recolored a round"
+            evaluated_ms = start.elapsed().as_millis() as u64,
+            "evaluated a round"
         );
-        changed += changes.len();
+        if let Some(previous_round) = saving.take() {
+            changed += joined(previous_round.await)?;
+        }
+        let app = app.clone();
+        saving = Some(tokio::spawn(async move {
+            let changes = app.store.decisions_save_many(&decisions).await?;
+            for (subject, c) in &changes {
+                announce(&app, subject, c);
+            }
+            Ok(changes.len())
+        }));
+    }
+    if let Some(last) = saving {
+        changed += joined(last.await)?;
     }
     Ok(changed)
+}
+
+/// The result of a spawned task; a panic is an internal error.
+fn joined<T>(r: Result<ApiResult<T>, tokio::task::JoinError>) -> ApiResult<T> {
+    r.map_err(|e| {
+        tracing::error!(error = %e, "a recoloring task failed");
+        crate::error::ApiError::internal()
+    })?
 }
 
 /// Evaluates the rules for many people on every core (evaluation is pure), at the clock's now.
@@ -244,10 +261,7 @@ async fn evaluate_many(
         .collect();
     let mut out = Vec::new();
     for t in tasks {
-        out.extend(t.await.map_err(|e| {
-            tracing::error!(error = %e, "an evaluation task failed");
-            crate::error::ApiError::internal()
-        })??);
+        out.extend(joined(t.await)?);
     }
     Ok(out)
 }
