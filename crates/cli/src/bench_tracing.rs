@@ -1,8 +1,9 @@
 //! `healthcode bench tracing`: contact tracing over a large visits table (R7, issue 5).
 //!
 //! Generates `visits` visits into a fresh SQLite database (one transaction per 50,000 rows,
-//! one prepared statement: the store's own `visits_insert`): people with a few usual venues
-//! each, 14 days, 8:00–22:00, stays of 15–120 minutes. Then traces one case at a time (the
+//! one prepared statement: the store's own `visits_insert`), day by day in time order as scans
+//! append them: people with a few usual venues each, 14 days, 8:00–22:00, stays of 15–120
+//! minutes. Then traces one case at a time (the
 //! median of several, each a full job: reads, sweep, exposures written) and 1,000 cases as one
 //! job, and reports the peak memory of the process.
 //!
@@ -53,16 +54,17 @@ fn start() -> DateTime<Utc> {
     healthcode_core::local_time::local_midnight(NaiveDate::from_ymd_opt(2027, 3, 1).expect("date"))
 }
 
-/// The `k`-th visit of person `p`: one of their 3 usual venues (or, one time in five, any).
-fn visit(rng: &mut Rng, p: u64, k: u64, people: u64, venues: u64) -> VisitRecord {
+/// The `i`-th visit of day `day`: a random person at one of their 3 usual venues (or, one
+/// time in five, anywhere), entering between 8:00 and 22:00 for 15–120 minutes.
+fn visit(rng: &mut Rng, day: i64, i: u64, people: u64, venues: u64) -> VisitRecord {
+    let p = rng.below(people);
     let usual = (p * 7919 + rng.below(3) * 104_729) % venues;
     let v = if rng.below(5) == 0 { rng.below(venues) } else { usual };
-    let day = rng.below(DAYS as u64) as i64;
     let enter = start() + Duration::days(day) + Duration::minutes(8 * 60 + rng.below(14 * 60) as i64);
     let stay = Duration::minutes(15 + rng.below(106) as i64);
     VisitRecord {
-        visit_key: format!("bench:{}", p * VISITS_PER_PERSON + k),
-        subject_id: person(p % people),
+        visit_key: format!("bench:{day}:{i}"),
+        subject_id: person(p),
         venue_id: venue_id(v),
         entered_at: enter,
         left_at: enter + stay,
@@ -71,6 +73,7 @@ fn visit(rng: &mut Rng, p: u64, k: u64, people: u64, venues: u64) -> VisitRecord
     }
 }
 
+/// Writes the visits day by day in the order they happen, as scans append them.
 async fn generate(store: &dyn Store, visits: u64) -> Result<(u64, f64)> {
     let people = (visits / VISITS_PER_PERSON).max(1);
     let venues = (people / PEOPLE_PER_VENUE).max(1);
@@ -89,21 +92,17 @@ async fn generate(store: &dyn Store, visits: u64) -> Result<(u64, f64)> {
     }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let begun = Instant::now();
-    let mut batch = Vec::with_capacity(50_000);
     let mut written = 0u64;
-    for p in 0..people {
-        for k in 0..VISITS_PER_PERSON {
-            batch.push(visit(&mut rng, p, k, people, venues));
-            if batch.len() == 50_000 {
-                written += store.visits_insert(&batch).await?.accepted;
-                batch.clear();
-                if written.is_multiple_of(5_000_000) {
-                    eprintln!("  {written} visits written, {:.0} s", begun.elapsed().as_secs_f64());
-                }
-            }
+    let per_day = visits / DAYS as u64;
+    for day in 0..DAYS {
+        let n = if day == DAYS - 1 { visits - per_day * (DAYS as u64 - 1) } else { per_day };
+        let mut list: Vec<_> = (0..n).map(|i| visit(&mut rng, day, i, people, venues)).collect();
+        list.sort_by_key(|v| v.entered_at);
+        for batch in list.chunks(50_000) {
+            written += store.visits_insert(batch).await?.accepted;
         }
+        eprintln!("  day {}: {written} visits written, {:.0} s", day + 1, begun.elapsed().as_secs_f64());
     }
-    written += store.visits_insert(&batch).await?.accepted;
     Ok((written, begun.elapsed().as_secs_f64()))
 }
 
