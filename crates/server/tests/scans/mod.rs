@@ -394,3 +394,27 @@ async fn the_verify_endpoint_answers_validity_and_color_only() {
     let a: Value = app.post("/api/v1/codes/verify", None, &json!({"token": t})).await.json().await.unwrap();
     assert_eq!((a["valid"].as_bool(), a["error"]["code"].as_str()), (Some(false), Some("expired")));
 }
+
+#[tokio::test]
+async fn concurrent_scans_are_each_committed_before_their_answer() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let citizen = app.register("13900000001", 1).await;
+    let subject = app.subject_of(&citizen).await;
+    let g = gate(&app, "transit").await;
+    let now = app.clock_now();
+    let t = token(&app, &subject, Color::Green, now, None);
+    // 200 scans at once share few commits; every one answered 200 is already stored.
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let req = app.client.post(app.url("/api/v1/scans")).bearer_auth(&g.device);
+            let body = scan(&t, &g.venue, now, &format!("c{i}"));
+            tokio::spawn(async move { req.json(&body).send().await.unwrap().status() })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(visits_of(&app, &subject).await.len(), 200);
+    // Shutting down answers what is queued and stops the writer cleanly.
+    app.shutdown().await;
+}
