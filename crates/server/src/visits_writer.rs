@@ -55,6 +55,9 @@ impl Default for ScanSettings {
 
 type Reply = oneshot::Sender<Result<Vec<bool>, String>>;
 
+/// A device's account and when it was read.
+type CachedDevice = (DateTime<Utc>, Arc<Staff>);
+
 struct Job {
     writes: Vec<VisitWrite>,
     reply: Reply,
@@ -68,7 +71,7 @@ pub struct Visits {
     venues: RwLock<HashMap<VenueId, Arc<VenueRecord>>>,
     /// Checkpoint devices by token hash, for `DEVICE_TTL`: a busy gate scans many times a
     /// second, and its account does not change between scans.
-    devices: RwLock<HashMap<Vec<u8>, (DateTime<Utc>, Arc<Staff>)>>,
+    devices: RwLock<HashMap<Vec<u8>, CachedDevice>>,
 }
 
 impl Default for Visits {
