@@ -37,6 +37,8 @@ pub struct Config {
     pub keys_dir: std::path::PathBuf,
     pub settings: Settings,
     pub log: String,
+    /// The rule file in force, re-read on SIGHUP.
+    pub rules_file: Option<std::path::PathBuf>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -104,8 +106,9 @@ impl Config {
             settings.scans.policy = healthcode_core::ScanPolicy::parse_overrides(&p)
                 .with_context(|| format!("HEALTHCODE_SCAN_POLICY={p:?}"))?;
         }
-        if let Some(path) = env("HEALTHCODE_RULES_FILE").or(file.rules_file) {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading the rule set {path}"))?;
+        let rules_file = env("HEALTHCODE_RULES_FILE").or(file.rules_file);
+        if let Some(path) = &rules_file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading the rule set {path}"))?;
             let rules = healthcode_core::rules::RuleSet::parse(&text).map_err(|errors| {
                 let lines: Vec<String> = errors.iter().map(|e| format!("{path}:{e}")).collect();
                 anyhow::anyhow!("the rule set has errors:\n{}", lines.join("\n"))
@@ -123,6 +126,7 @@ impl Config {
             keys_dir: env("HEALTHCODE_KEYS_DIR").or(file.keys_dir).unwrap_or_else(|| "keys".into()).into(),
             settings,
             log: env("HEALTHCODE_LOG").or(file.log).unwrap_or_else(|| "info".into()),
+            rules_file: rules_file.map(Into::into),
         })
     }
 }

@@ -26,8 +26,36 @@ pub async fn serve(cfg: Config) -> Result<()> {
     let active = keys.active().map(|k| k.kid_hex()).unwrap_or_default();
     tracing::info!(kid = %active, "signing with issuer key");
     let state = AppState::new(store, Arc::new(vault), Arc::new(keys), cfg.settings);
+    if let Some(path) = cfg.rules_file {
+        reload_rules_on_hangup(state.clone(), path)?;
+    }
     healthcode_server::run(listener, state, shutdown).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// On each SIGHUP, re-reads the rule file; a file with errors is refused with their lines and
+/// columns and the rules in force stay (`rules_in_force.rs`).
+fn reload_rules_on_hangup(state: AppState, path: std::path::PathBuf) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "rule file not reloaded; the rules in force stay");
+                    continue;
+                }
+            };
+            if let Err(errors) = healthcode_server::rules_in_force::reload(&state, &text).await {
+                for e in &errors {
+                    tracing::error!("{}:{e}", path.display());
+                }
+                tracing::error!(errors = errors.len(), "rule file refused; the rules in force stay");
+            }
+        }
+    });
     Ok(())
 }
 

@@ -24,6 +24,7 @@ pub mod otp_sender;
 pub mod recolor;
 pub mod risk;
 pub mod routes;
+pub mod rules_in_force;
 pub mod settings;
 pub mod state;
 pub mod trace_job;

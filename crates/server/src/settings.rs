@@ -43,6 +43,8 @@ pub struct Settings {
     pub review_interval: std::time::Duration,
     /// Scans and check-ins: venue policy, bounds on scan times, batch sizes.
     pub scans: crate::visits_writer::ScanSettings,
+    /// Longest an override may last before it must be proposed and approved again.
+    pub override_max: Duration,
     /// Contact tracing thresholds (`docs/tracing.md`).
     pub tracing: healthcode_core::tracing::TracingParams,
 }
@@ -62,6 +64,7 @@ impl Default for Settings {
             rules: Arc::new(RuleSet::default_rules()),
             review_interval: std::time::Duration::from_secs(10),
             scans: crate::visits_writer::ScanSettings::default(),
+            override_max: Duration::days(30),
             tracing: healthcode_core::tracing::TracingParams::default(),
         }
     }

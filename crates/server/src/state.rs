@@ -3,7 +3,6 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use healthcode_core::rules::RuleSet;
 use healthcode_store::Store;
 use healthcode_token::Keyring;
 use healthcode_vault::Vault;
@@ -22,7 +21,7 @@ pub struct Inner {
     /// Issuer signing keys and the root key of the trust list.
     pub keys: Arc<Keyring>,
     /// The published rule set in force.
-    pub rules: Arc<RuleSet>,
+    pub rules: crate::rules_in_force::RulesInForce,
     /// Color changes, for whoever subscribes.
     pub events: tokio::sync::broadcast::Sender<crate::recolor::ColorEvent>,
     pub otp_sender: Arc<dyn OtpSender>,
@@ -67,7 +66,7 @@ impl AppState {
             store,
             vault,
             keys,
-            rules: settings.rules.clone(),
+            rules: crate::rules_in_force::RulesInForce::new(settings.rules.clone()),
             events: tokio::sync::broadcast::channel(1024).0,
             otp_sender,
             clock,

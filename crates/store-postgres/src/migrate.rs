@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "trips_vaccinations", include_str!("../migrations/0005_trips_vaccinations.sql")),
     (6, "venues_visits", include_str!("../migrations/0006_venues_visits.sql")),
     (7, "tracing", include_str!("../migrations/0007_tracing.sql")),
+    (8, "overrides_quarantines", include_str!("../migrations/0008_overrides_quarantines.sql")),
 ];
 
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

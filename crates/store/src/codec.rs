@@ -127,3 +127,18 @@ pub fn carrier_to_text(c: healthcode_core::rules::Carrier) -> &'static str {
         healthcode_core::rules::Carrier::Flight => "flight",
     }
 }
+
+pub fn quarantine_kind(s: &str) -> StoreResult<healthcode_core::rules::QuarantineKind> {
+    healthcode_core::rules::QuarantineKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| corrupt("quarantine kind", s))
+}
+
+pub fn override_status(s: &str) -> StoreResult<crate::OverrideStatus> {
+    match s {
+        "pending" => Ok(crate::OverrideStatus::Pending),
+        "approved" => Ok(crate::OverrideStatus::Approved),
+        other => Err(corrupt("override status", other)),
+    }
+}

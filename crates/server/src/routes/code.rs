@@ -33,11 +33,13 @@ pub struct CurrentColor {
 pub async fn current_color(app: &AppState, person: &PersonRecord) -> ApiResult<CurrentColor> {
     let facts = crate::risk::facts_for(app, person).await?;
     let regions = crate::risk::region_risk(app).await?;
-    let verdict = app.rules.evaluate_color(&facts, &regions, app.clock.now());
+    // One version for the color and the version the token names.
+    let rules = app.rules.current();
+    let verdict = rules.evaluate_color(&facts, &regions, app.clock.now());
     Ok(CurrentColor {
         color: verdict.color,
         since: verdict.since.unwrap_or(person.created_at),
-        rule_set_version: app.rules.version_bytes8(),
+        rule_set_version: rules.version_bytes8(),
     })
 }
 

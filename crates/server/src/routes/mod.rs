@@ -8,12 +8,14 @@ use crate::state::AppState;
 
 pub mod audit;
 pub mod auth;
-pub mod checkins;
 pub mod cases;
+pub mod checkins;
 pub mod code;
 pub mod declarations;
 pub mod imports;
+pub mod overrides;
 pub mod persons;
+pub mod quarantines;
 pub mod regions;
 pub mod scans;
 pub mod staff;
@@ -63,6 +65,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/scans/batch"),
     ("post", "/api/v1/checkins"),
     ("post", "/api/v1/codes/verify"),
+    ("post", "/api/v1/overrides"),
+    ("post", "/api/v1/overrides/{id}/approve"),
+    ("get", "/api/v1/overrides/legal-bases"),
+    ("post", "/api/v1/quarantines"),
+    ("post", "/api/v1/quarantines/{id}/end"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -109,6 +116,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/scans/batch", post(scans::batch).layer(DefaultBodyLimit::max(scans::BATCH_BODY_LIMIT)))
         .route("/api/v1/checkins", post(checkins::checkin))
         .route("/api/v1/codes/verify", post(scans::verify))
+        .route("/api/v1/overrides", post(overrides::propose))
+        .route("/api/v1/overrides/{id}/approve", post(overrides::approve))
+        .route("/api/v1/overrides/legal-bases", get(overrides::legal_bases))
+        .route("/api/v1/quarantines", post(quarantines::start))
+        .route("/api/v1/quarantines/{id}/end", post(quarantines::end))
         .fallback(crate::http::not_found)
         .method_not_allowed_fallback(crate::http::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -40,7 +40,7 @@ pub async fn openapi() -> impl IntoResponse {
 
 #[derive(serde::Deserialize)]
 pub struct LangQuery {
-    lang: Option<String>,
+    pub lang: Option<String>,
 }
 
 /// English when asked for with `?lang=en` or when `Accept-Language` prefers English;
