@@ -968,7 +968,7 @@ async fn trips_and_vaccinations_import_with_their_own_checks() {
     let report: Value = send("vaccinations", doses).await.unwrap().json().await.unwrap();
     assert_eq!(report["accepted"], 1, "{report}");
     assert_eq!(report["rejected"][0]["code"], "dose_range");
-    let r = send("visits", vec![]).await.unwrap();
+    let r = send("gossip", vec![]).await.unwrap();
     assert_problem(r, StatusCode::NOT_FOUND, "import_kind_unsupported", None).await;
 }
 

@@ -22,11 +22,12 @@ pub enum Kind {
     Cases,
     Trips,
     Vaccinations,
+    /// Venues' paper registers (`visits.rs`).
+    Visits,
 }
 
 impl Kind {
-    /// The kinds this server imports so far; `visits` (venues' paper registers) comes with
-    /// the venues and answers `import_kind_unsupported` until then.
+    /// The import kinds of API.md.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "telecom-stays" => Some(Self::TelecomStays),
@@ -35,6 +36,7 @@ impl Kind {
             "cases" => Some(Self::Cases),
             "trips" => Some(Self::Trips),
             "vaccinations" => Some(Self::Vaccinations),
+            "visits" => Some(Self::Visits),
             _ => None,
         }
     }
@@ -47,6 +49,7 @@ impl Kind {
             Self::Cases => "cases",
             Self::Trips => "trips",
             Self::Vaccinations => "vaccinations",
+            Self::Visits => "visits",
         }
     }
 
@@ -59,6 +62,7 @@ impl Kind {
             Self::Cases => (&["record_id", "id_number", "status"], &["onset_date", "sampled_at"]),
             Self::Trips => (&["record_id", "id_number", "carrier", "number", "date", "row", "seat"], &["coach"]),
             Self::Vaccinations => (&["record_id", "id_number", "date", "dose", "product"], &[]),
+            Self::Visits => (&["record_id", "venue_id", "at"], &["phone", "id_number", "left_at"]),
         }
     }
 }
@@ -94,6 +98,7 @@ pub enum Row {
     Case(CaseStatusRecord),
     Trip(TripRecord),
     Vaccination(VaccinationRecord),
+    Visit(super::visits::PendingVisit),
 }
 
 /// A local date, `YYYY-MM-DD`.
@@ -218,6 +223,7 @@ pub fn parse(ctx: &ImportContext<'_>, kind: Kind, raw: &RawRow) -> Result<Row, F
                 seat: short_code(row, "seat", 4)?,
             }))
         }
+        Kind::Visits => Ok(Row::Visit(super::visits::parse(ctx, raw, record_id)?)),
         Kind::Vaccinations => {
             let id_index = id_index(row, ctx)?;
             let dose = fields::required(row, "dose")?
@@ -249,6 +255,9 @@ pub struct Batch {
     cases: Vec<CaseStatusRecord>,
     trips: Vec<TripRecord>,
     vaccinations: Vec<VaccinationRecord>,
+    visits: Vec<super::visits::PendingVisit>,
+    /// Visit rows the writer could not store (unknown person or venue), with their lines.
+    pub rejected: Vec<super::Rejected>,
     /// Whose facts the written rows are about.
     pub touched: crate::recolor::Touched,
 }
@@ -272,6 +281,8 @@ impl Batch {
             }
             // Trips change no color by themselves: tracing turns shared trips into exposures.
             Row::Trip(_) => {}
+            // Visits change no color by themselves either: tracing reads them.
+            Row::Visit(_) => {}
         }
         match row {
             Row::Stay(s) => self.stays.push(s),
@@ -280,6 +291,7 @@ impl Batch {
             Row::Case(c) => self.cases.push(c),
             Row::Trip(t) => self.trips.push(t),
             Row::Vaccination(v) => self.vaccinations.push(v),
+            Row::Visit(v) => self.visits.push(v),
         }
     }
 
@@ -290,6 +302,7 @@ impl Batch {
             + self.cases.len()
             + self.trips.len()
             + self.vaccinations.len()
+            + self.visits.len()
     }
 
     /// Writes and empties the batch.
@@ -314,6 +327,11 @@ impl Batch {
         }
         if !self.vaccinations.is_empty() {
             total += store.vaccinations_import(&take(&mut self.vaccinations)).await?;
+        }
+        if !self.visits.is_empty() {
+            let (written, mut rejected) = super::visits::write(store, take(&mut self.visits)).await?;
+            total += written;
+            self.rejected.append(&mut rejected);
         }
         Ok(total)
     }

@@ -11,6 +11,7 @@
 
 mod fields;
 mod kinds;
+mod visits;
 
 use std::collections::HashMap;
 use std::io::{BufRead, Read};
@@ -144,11 +145,12 @@ pub async fn import(
     let (to_writer, mut from_parser) = tokio::sync::mpsc::channel::<kinds::Batch>(1);
     let store = ctx.store;
     let write = async move {
-        let mut written = ImportOutcome::default();
+        let (mut written, mut rejected) = (ImportOutcome::default(), Vec::new());
         while let Some(mut batch) = from_parser.recv().await {
             written += batch.flush(store).await?;
+            rejected.append(&mut batch.rejected);
         }
-        Ok::<_, healthcode_store::StoreError>(written)
+        Ok::<_, healthcode_store::StoreError>((written, rejected))
     };
     let parse = async move {
         let mut report = ImportReport::default();
@@ -249,8 +251,12 @@ pub async fn import(
     };
     let (parsed, written) = tokio::join!(parse, write);
     // A store error stops the parser too, so it comes first.
-    let written = written.map_err(|e| FileError::Store(e.to_string()))?;
+    let (written, rejected) = written.map_err(|e| FileError::Store(e.to_string()))?;
     let mut report = parsed?;
     report.add(written);
+    // Rows the writer refused (visits of people not registered) come after the parser's.
+    for r in rejected {
+        report.reject(r);
+    }
     Ok(report)
 }

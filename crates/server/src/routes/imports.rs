@@ -25,10 +25,13 @@ pub async fn import_kind(
     let kind = Kind::parse(&kind_name).ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "import_kind_unsupported", format!("no import kind {kind_name:?} here"))
     })?;
-    // Partners import the kinds they were granted; officers set region risk in their regions.
+    // Partners import the kinds they were granted; officers set region risk and type in
+    // venues' registers in their regions.
     let scope = match (&caller.staff, caller.role) {
         (Some(s), Role::Partner) if s.import_kinds.iter().any(|k| k == kind.as_str()) => None,
         (Some(s), Role::Officer) if kind == Kind::RegionRisk => Some(s.regions.clone()),
+        // Paper registers of venues in their regions.
+        (Some(s), Role::Officer) if kind == Kind::Visits => Some(s.regions.clone()),
         _ => return Err(ApiError::forbidden(&format!("this account may not import {}", kind.as_str()))),
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -418,3 +418,51 @@ async fn concurrent_scans_are_each_committed_before_their_answer() {
     // Shutting down answers what is queued and stops the writer cleanly.
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn paper_registers_import_as_visits_of_registered_people_only() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let citizen = app.register("13900000001", 1).await;
+    let subject = app.subject_of(&citizen).await;
+    let venue = app.venue("restaurant").await;
+    let partner = app.staff("partner", json!({"import_kinds": ["visits"]})).await;
+    let at = app.clock_now() - Duration::days(2);
+    let (t1, t2) = (at.to_rfc3339(), (at + Duration::minutes(40)).to_rfc3339());
+    let id = id_number("420102", 1990, 1);
+    let csv = format!(
+        "record_id,venue_id,phone,id_number,at,left_at\n\
+         r1,{venue},13900000001,,{t1},\n\
+         r2,{venue},,{id},{t1},{t2}\n\
+         r3,{venue},13900000099,,{t1},\n\
+         r4,v_nowhere,13900000001,,{t1},\n\
+         r5,{venue},,,{t1},\n"
+    );
+    let send = || app.raw_post("/api/v1/imports/visits", &partner, "text/csv", &csv);
+    let report: Value = send().await.json().await.unwrap();
+    assert_eq!((report["accepted"].as_u64(), report["duplicates"].as_u64()), (Some(2), Some(0)), "{report}");
+    let codes: Vec<_> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["code"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        codes,
+        [(6, "required".to_string()), (4, "person_not_registered".into()), (5, "venue_unknown".into())],
+        "{report}"
+    );
+    // Imported twice: nothing new.
+    let again: Value = send().await.json().await.unwrap();
+    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(2)), "{again}");
+    let visits = visits_of(&app, &subject).await;
+    assert_eq!(visits.len(), 2);
+    let by_phone = visits.iter().find(|v| v.visit_key == "import:r1").unwrap();
+    assert_eq!((by_phone.left_at - by_phone.entered_at, by_phone.closed), (Duration::minutes(90), false));
+    let by_id = visits.iter().find(|v| v.visit_key == "import:r2").unwrap();
+    assert_eq!((by_id.left_at - by_id.entered_at, by_id.closed), (Duration::minutes(40), true));
+    // Officers import registers of venues in their regions only.
+    let beijing = app.staff("officer", json!({"regions": ["110000"]})).await;
+    let r: Value = app.raw_post("/api/v1/imports/visits", &beijing, "text/csv", &csv).await.json().await.unwrap();
+    assert_eq!(r["accepted"], 0);
+    assert!(r["rejected"].to_string().contains("out_of_scope"), "{r}");
+}
