@@ -15,8 +15,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
+use healthcode_core::{Color, SubjectId};
 use healthcode_core::{ScanPolicy, VenueId};
-use healthcode_store::{Staff, Store, VenueRecord, VisitWrite};
+use healthcode_store::{Staff, Store, StoreResult, VenueRecord, VisitWrite};
 use healthcode_token::TrustList;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -53,13 +54,33 @@ impl Default for ScanSettings {
     }
 }
 
-type Reply = oneshot::Sender<Result<Vec<bool>, String>>;
+type Reply = oneshot::Sender<Result<Vec<Written>, String>>;
+
+/// A visit to write, and the condition it is written under.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub write: VisitWrite,
+    /// Write it only if the person's stored decision did not turn red after this time (the
+    /// issue time of the code that was scanned). The writer reads these decisions for the
+    /// whole group in one query, as it writes the group in one transaction.
+    pub unless_red_since: Option<DateTime<Utc>>,
+}
+
+/// What became of a pending visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    New,
+    /// Stored before (a replay): nothing written.
+    Duplicate,
+    /// Not written: the person's decision turned red after the code was issued.
+    TurnedRed,
+}
 
 /// A device's account and when it was read.
 type CachedDevice = (DateTime<Utc>, Arc<Staff>);
 
 struct Job {
-    writes: Vec<VisitWrite>,
+    writes: Vec<Pending>,
     reply: Reply,
 }
 
@@ -96,8 +117,8 @@ const DEVICES_MAX: usize = 10_000;
 const TRUST_REFRESH: Duration = Duration::seconds(60);
 
 impl Visits {
-    /// Writes visits durably; answers, in order, whether each was new (false: a replay).
-    pub async fn write(&self, writes: Vec<VisitWrite>) -> ApiResult<Vec<bool>> {
+    /// Writes visits durably; answers, in order, what became of each.
+    pub async fn write(&self, writes: Vec<Pending>) -> ApiResult<Vec<Written>> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
@@ -206,19 +227,44 @@ async fn commit(store: &dyn Store, first: Job, rx: &mut mpsc::Receiver<Job>, gro
             Err(_) => break,
         }
     }
-    let mut all = Vec::with_capacity(total);
-    for j in &jobs {
-        all.extend(j.writes.iter().cloned());
-    }
-    let result = store.visits_write(&all).await;
+    let all: Vec<&Pending> = jobs.iter().flat_map(|j| j.writes.iter()).collect();
+    let result = write_group(store, &all).await;
     let mut offset = 0;
     for j in jobs {
         let n = j.writes.len();
         let part = match &result {
-            Ok(new) => Ok(new[offset..offset + n].to_vec()),
+            Ok(done) => Ok(done[offset..offset + n].to_vec()),
             Err(e) => Err(e.to_string()),
         };
         offset += n;
         let _ = j.reply.send(part);
     }
+}
+
+/// One query for the decisions the group's conditions need, then one transaction for the
+/// visits that meet them.
+async fn write_group(store: &dyn Store, all: &[&Pending]) -> StoreResult<Vec<Written>> {
+    let mut subjects: Vec<SubjectId> =
+        all.iter().filter(|p| p.unless_red_since.is_some()).map(|p| p.write.visit.subject_id.clone()).collect();
+    subjects.sort();
+    subjects.dedup();
+    let red_since: HashMap<SubjectId, DateTime<Utc>> = if subjects.is_empty() {
+        HashMap::new()
+    } else {
+        let colors = store.decisions_colors(&subjects).await?;
+        colors.into_iter().filter(|c| c.color == Color::Red).map(|c| (c.subject_id, c.since)).collect()
+    };
+    let turned_red = |p: &Pending| {
+        p.unless_red_since.zip(red_since.get(&p.write.visit.subject_id)).is_some_and(|(issued, since)| *since > issued)
+    };
+    let writes: Vec<VisitWrite> = all.iter().filter(|p| !turned_red(p)).map(|p| p.write.clone()).collect();
+    let mut new = store.visits_write(&writes).await?.into_iter();
+    Ok(all
+        .iter()
+        .map(|p| match turned_red(p) {
+            true => Written::TurnedRed,
+            false if new.next().unwrap_or(false) => Written::New,
+            false => Written::Duplicate,
+        })
+        .collect())
 }

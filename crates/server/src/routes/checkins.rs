@@ -58,7 +58,8 @@ pub async fn checkin(
         closed: false,
         source: VisitSource::Checkin,
     };
-    app.visits.write(vec![VisitWrite { visit, closes_open: false }]).await?;
+    let write = VisitWrite { visit, closes_open: false };
+    app.visits.write(vec![crate::visits_writer::Pending { write, unless_red_since: None }]).await?;
     Ok((
         StatusCode::CREATED,
         Json(CheckinAnswer {

@@ -29,6 +29,7 @@ use serde_json::Value;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ApiJson, StaffUser};
 use crate::state::AppState;
+use crate::visits_writer::{Pending, Written};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,10 +67,11 @@ pub struct ScanAnswer {
     reason: Option<&'static str>,
 }
 
-/// The decision and what to record for it.
+/// The decision and what to record for it: the visit to write, or the attempt to record
+/// (with a visit: the attempt to record if the writer refuses it).
 struct Outcome {
     answer: ScanAnswer,
-    write: Option<VisitWrite>,
+    write: Option<Pending>,
     attempt: Option<ScanAttempt>,
 }
 
@@ -166,13 +168,13 @@ async fn decide(app: &AppState, device: &str, venue: &VenueRecord, scan: &Scan) 
         // Leaving is never refused; the exit closes the visit it ends.
         let answer = ScanAnswer { decision: Decision::Pass, color: claims.color, masked_name: masked, reason: None };
         let write = VisitWrite { visit: visit(scan.at, true), closes_open: true };
-        return Ok(Outcome { answer, write: Some(write), attempt: None });
+        return Ok(Outcome { answer, write: Some(Pending { write, unless_red_since: None }), attempt: None });
     }
-    let (color, reason) = match (claims.kind, claims.color) {
-        (CodeKind::Phone, Some(color)) => match app.store.decision_get(&subject).await? {
-            Some(d) if d.color == Color::Red && d.since > claims.issued_at => (Color::Red, Some("color_changed")),
-            _ => (color, None),
-        },
+    // A phone code carries its color; the writer checks, for the whole group at once, that
+    // the stored decision did not turn red since the code was issued. A paper code carries
+    // none: the person's color is evaluated now.
+    let (color, unless_red_since) = match (claims.kind, claims.color) {
+        (CodeKind::Phone, Some(color)) => (color, Some(claims.issued_at)),
         _ => match app.store.person_get(&subject).await? {
             Some(person) => (crate::routes::code::current_color(app, &person).await?.color, None),
             None => {
@@ -181,13 +183,35 @@ async fn decide(app: &AppState, device: &str, venue: &VenueRecord, scan: &Scan) 
             }
         },
     };
-    if app.settings.scans.policy.admits(venue.category, color) && reason.is_none() {
+    if app.settings.scans.policy.admits(venue.category, color) {
         let answer = ScanAnswer { decision: Decision::Pass, color: Some(color), masked_name: masked, reason: None };
         let write = VisitWrite { visit: visit(scan.at + venue.category.default_dwell(), false), closes_open: false };
-        Ok(Outcome { answer, write: Some(write), attempt: None })
+        Ok(Outcome { answer, write: Some(Pending { write, unless_red_since }), attempt: Some(attempt(COLOR_CHANGED)) })
     } else {
-        let reason = reason.unwrap_or("color_not_admitted");
+        let reason = "color_not_admitted";
         Ok(Outcome { answer: deny(reason, Some(color), masked), write: None, attempt: Some(attempt(reason)) })
+    }
+}
+
+const COLOR_CHANGED: &str = "color_changed";
+
+/// Writes the outcome's visit (or records its attempt) and gives the final answer: a pass
+/// becomes a deny when the writer finds the person turned red after the code was issued.
+/// `written` is `None` when there was no visit to write; the flag says "a replay".
+async fn settle(app: &AppState, outcome: Outcome, written: Option<Written>) -> ApiResult<(ScanAnswer, bool)> {
+    let Outcome { answer, attempt, .. } = outcome;
+    match written {
+        Some(Written::New) => Ok((answer, false)),
+        Some(Written::Duplicate) => Ok((answer, true)),
+        refused => {
+            if let Some(a) = &attempt {
+                app.store.scan_attempt_record(a).await?;
+            }
+            match refused {
+                Some(_) => Ok((deny(COLOR_CHANGED, Some(Color::Red), answer.masked_name), false)),
+                None => Ok((answer, false)),
+            }
+        }
     }
 }
 
@@ -249,14 +273,12 @@ pub async fn scan(
         return Err(not_bound());
     }
     let venue = bound_venue(&app, &bound).await?;
-    let outcome = decide(&app, &device_id, &venue, &scan).await?;
-    if let Some(a) = &outcome.attempt {
-        app.store.scan_attempt_record(a).await?;
-    }
-    if let Some(w) = outcome.write {
-        app.visits.write(vec![w]).await?;
-    }
-    Ok(Json(outcome.answer))
+    let mut outcome = decide(&app, &device_id, &venue, &scan).await?;
+    let written = match outcome.write.take() {
+        Some(w) => app.visits.write(vec![w]).await?.pop(),
+        None => None,
+    };
+    Ok(Json(settle(&app, outcome, written).await?.0))
 }
 
 /// A batch of 1000 scans with ~260-character tokens is ~350 KB.
@@ -324,7 +346,9 @@ pub async fn batch(
     let now = app.clock.now();
     let flag_after = app.settings.scans.flag_after;
     let mut results = Vec::with_capacity(body.scans.len());
-    // (index in results, write) of the items that record a visit.
+    // The items judged (their place in `results`, whether late, the outcome), and the
+    // visits they would write (their place in `decided`, the visit).
+    let mut decided = Vec::new();
     let mut writes = Vec::new();
     for (i, item) in body.scans.into_iter().enumerate() {
         let key = item.get("idempotency_key").and_then(Value::as_str).map(str::to_string);
@@ -350,30 +374,40 @@ pub async fn batch(
             results.push(rejected(key, e));
             continue;
         }
-        let outcome = decide(&app, &device_id, &venue, &scan).await?;
-        if let Some(a) = &outcome.attempt {
-            app.store.scan_attempt_record(a).await?;
+        let mut outcome = decide(&app, &device_id, &venue, &scan).await?;
+        if let Some(w) = outcome.write.take() {
+            writes.push((decided.len(), w));
         }
-        if let Some(w) = outcome.write {
-            writes.push((results.len(), w));
-        }
-        let a = outcome.answer;
+        decided.push((results.len(), now - scan.at > flag_after, outcome));
+        // Filled in once the batch's visits are written.
         results.push(ItemResult {
             idempotency_key: key,
             status: "accepted",
-            decision: Some(a.decision),
-            color: a.color,
-            reason: a.reason,
-            late: now - scan.at > flag_after,
+            decision: None,
+            color: None,
+            reason: None,
+            late: false,
             error: None,
         });
     }
-    let (slots, writes): (Vec<usize>, Vec<VisitWrite>) = writes.into_iter().unzip();
-    let new = app.visits.write(writes).await?;
-    for (slot, is_new) in slots.into_iter().zip(new) {
-        if !is_new {
-            results[slot].status = "duplicate";
-        }
+    // One group commit for the batch's visits, then each item's final answer.
+    let (slots, writes): (Vec<usize>, Vec<Pending>) = writes.into_iter().unzip();
+    let mut written: Vec<Option<Written>> = vec![None; decided.len()];
+    for (slot, w) in slots.into_iter().zip(app.visits.write(writes).await?) {
+        written[slot] = Some(w);
+    }
+    for ((slot, late, outcome), w) in decided.into_iter().zip(written) {
+        let (a, duplicate) = settle(&app, outcome, w).await?;
+        let r = &mut results[slot];
+        *r = ItemResult {
+            idempotency_key: r.idempotency_key.take(),
+            status: if duplicate { "duplicate" } else { "accepted" },
+            decision: Some(a.decision),
+            color: a.color,
+            reason: a.reason,
+            late,
+            error: None,
+        };
     }
     Ok(Json(BatchAnswer { results }))
 }
