@@ -727,11 +727,20 @@ impl Store for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<SubjectId>> {
+        // Every region under `region` as a range of text, not `LIKE`: SQLite's LIKE ignores
+        // case, so it cannot use the (region, end_at) index and scanned every stay.
+        let low = region.prefix();
+        let mut high = low.clone().into_bytes();
+        if let Some(last) = high.last_mut() {
+            *last += 1;
+        }
+        let high = String::from_utf8(high).map_err(|_| StoreError::Corrupt("region prefix".into()))?;
         let rows = sqlx::query(
             "SELECT DISTINCT p.subject_id FROM telecom_stays s JOIN persons p ON p.phone_index = s.phone_index \
-             WHERE s.region LIKE ? AND s.end_at >= ? AND s.start_at < ? ORDER BY p.subject_id",
+             WHERE s.region >= ? AND s.region < ? AND s.end_at >= ? AND s.start_at < ? ORDER BY p.subject_id",
         )
-        .bind(codec::region_pattern(region))
+        .bind(low)
+        .bind(high)
         .bind(micros(from))
         .bind(micros(to))
         .fetch_all(&self.reader)
