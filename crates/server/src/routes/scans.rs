@@ -5,7 +5,8 @@
 //!
 //! One server-side addition to the offline decision: when the person's stored decision turned
 //! red after the token was issued, the scan is denied (`color_changed`), since the server
-//! knows better than a three-minute-old token. A paper code carries no color, so the server
+//! knows better than a three-minute-old token (the group-commit writer checks it for a whole
+//! group of scans in one query, `visits_writer.rs`). A paper code carries no color, so the server
 //! evaluates the person's current one (as `POST /codes/lookup` does).
 //!
 //! Answers: `200` with `decision: deny` and a `reason` for a code that does not verify
@@ -13,9 +14,9 @@
 //! color the venue does not admit; `422` for a malformed request; `403 venue_not_bound` when
 //! the device scans for another venue.
 
-use axum::Json;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
