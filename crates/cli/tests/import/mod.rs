@@ -55,7 +55,7 @@ async fn a_bulk_import_keeps_the_good_rows_and_a_second_run_is_all_duplicates() 
 
     // Every kept stay is found by its phone, oldest first, exactly once.
     let store = healthcode_store_sqlite::SqliteStore::open(&db).await.unwrap();
-    let vault = healthcode_vault::Vault::from_config(&[data_key.clone()], &index_key).unwrap();
+    let vault = healthcode_vault::Vault::from_config(std::slice::from_ref(&data_key), &index_key).unwrap();
     let phone = Phone::parse("13900000003").unwrap();
     let index = healthcode_server::identity::phone_index(&vault, &phone);
     let stays = store.stays_for(&index, DateTime::<Utc>::MIN_UTC).await.unwrap();
