@@ -28,6 +28,7 @@ use sqlx::{Postgres, Row, Transaction};
 mod many;
 mod migrate;
 mod overrides;
+mod reviews;
 pub mod testing;
 mod tracing;
 mod visits;
@@ -1212,5 +1213,13 @@ impl Store for PostgresStore {
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected())
+    }
+
+    async fn reviews_request(&self, subjects: &[SubjectId], at: DateTime<Utc>) -> StoreResult<u64> {
+        self.reviews_request_impl(subjects, at).await
+    }
+
+    async fn reviews_take(&self, limit: u32) -> StoreResult<Vec<SubjectId>> {
+        self.reviews_take_impl(limit).await
     }
 }

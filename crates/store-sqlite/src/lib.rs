@@ -29,6 +29,7 @@ mod visits;
 /// than an allocation. Bulk imports raise the writer's for their duration (`bulk.rs`).
 const CACHE_SIZE_KIB: i64 = -131072;
 mod overrides;
+mod reviews;
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -1207,5 +1208,13 @@ impl Store for SqliteStore {
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected())
+    }
+
+    async fn reviews_request(&self, subjects: &[SubjectId], at: DateTime<Utc>) -> StoreResult<u64> {
+        self.reviews_request_impl(subjects, at).await
+    }
+
+    async fn reviews_take(&self, limit: u32) -> StoreResult<Vec<SubjectId>> {
+        self.reviews_take_impl(limit).await
     }
 }

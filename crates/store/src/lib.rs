@@ -524,6 +524,14 @@ pub trait Store: Send + Sync + 'static {
     /// Makes every stored decision taken under a rule-set version other than `version` due
     /// for review at `at` (the scheduler then re-evaluates them); returns how many.
     async fn decisions_mark_due(&self, version: &str, at: DateTime<Utc>) -> StoreResult<u64>;
+    /// Asks the servers' review scheduler to re-evaluate these people (the command line's way
+    /// to recolor: it changes facts where no server runs). Unknown subjects are skipped; a
+    /// person already waiting keeps their place. Returns how many were added.
+    async fn reviews_request(&self, subjects: &[SubjectId], at: DateTime<Utc>) -> StoreResult<u64>;
+    /// Takes up to `limit` waiting people, oldest request first, off the queue. Taking removes
+    /// them (a crash before their re-evaluation loses the request, not the facts: codes
+    /// evaluate live). On PostgreSQL concurrent takers never get the same person.
+    async fn reviews_take(&self, limit: u32) -> StoreResult<Vec<SubjectId>>;
 
     // --- bulk: set-based reads and writes for recoloring many people (`bulk.rs`) ---
     /// Registers many people in one transaction (seeding a benchmark, moving from another

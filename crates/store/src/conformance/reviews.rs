@@ -30,3 +30,21 @@ pub async fn a_rule_change_makes_decisions_of_other_versions_due(store: &dyn Sto
     expected.sort();
     assert_eq!(due, expected, "the earlier review stays; the current version is not touched");
 }
+
+pub async fn the_review_queue_hands_out_each_person_once_oldest_first(store: &dyn Store) {
+    let (a, b, c) = (person("420102"), person("420102"), person("420102"));
+    for p in [&a, &b, &c] {
+        store.person_insert(p).await.unwrap();
+    }
+    let stranger = person("420102");
+    let n = store.reviews_request(&[b.subject_id.clone(), stranger.subject_id.clone()], at(10)).await.unwrap();
+    assert_eq!(n, 1, "an unknown subject is skipped");
+    let n = store.reviews_request(&[a.subject_id.clone(), b.subject_id.clone(), c.subject_id.clone()], at(20)).await;
+    assert_eq!(n.unwrap(), 2, "b keeps its place");
+    let first = store.reviews_take(2).await.unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(first.contains(&b.subject_id), "oldest request first: {first:?}");
+    let rest = store.reviews_take(10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(store.reviews_take(10).await.unwrap().is_empty(), "taken means gone");
+}

@@ -1,0 +1,47 @@
+//! The review queue on PostgreSQL (migration 0010); see `Store::reviews_request`.
+
+use chrono::{DateTime, Utc};
+use healthcode_core::SubjectId;
+use healthcode_store::{StoreResult, codec};
+use sqlx::Row;
+
+use crate::{PostgresStore, db_err};
+
+/// Subjects per statement.
+const CHUNK: usize = 1000;
+
+impl PostgresStore {
+    pub(crate) async fn reviews_request_impl(&self, subjects: &[SubjectId], at: DateTime<Utc>) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut added = 0;
+        for chunk in subjects.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(SubjectId::as_str).collect();
+            // From `persons`, so an unknown subject is skipped rather than failing the batch.
+            added += sqlx::query(
+                "INSERT INTO review_queue (subject_id, requested_at) SELECT subject_id, $1 FROM persons \
+                 WHERE subject_id = ANY($2) ON CONFLICT (subject_id) DO NOTHING",
+            )
+            .bind(at)
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(added)
+    }
+
+    pub(crate) async fn reviews_take_impl(&self, limit: u32) -> StoreResult<Vec<SubjectId>> {
+        let rows = sqlx::query(
+            "DELETE FROM review_queue WHERE subject_id IN \
+             (SELECT subject_id FROM review_queue ORDER BY requested_at, subject_id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             RETURNING subject_id",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
+    }
+}
