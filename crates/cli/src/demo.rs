@@ -10,14 +10,17 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use healthcode_core::id_number::check_character;
+use healthcode_core::rules::CaseStatus;
 use healthcode_core::{
     Declaration, IdNumber, PersonName, Phone, RegionCode, Relation, Role, Symptom, Temperature, local_day,
 };
+use healthcode_core::{SubjectId, VenueCategory, VenueId};
 use healthcode_server::extract::StaffUser;
 use healthcode_server::identity::{NewIdentity, seal_person};
 use healthcode_server::routes::staff::{NewAccount, create_account};
+use healthcode_server::trace_job::trace_and_record;
 use healthcode_server::{AppState, OtpSenderKind, Settings};
-use healthcode_store::Guardian;
+use healthcode_store::{Actor, AuditEntry, Guardian, TraceCaseRecord, VenueRecord, VisitRecord, VisitSource};
 use healthcode_token::{Alg, Keyring};
 use healthcode_vault::{Vault, encode_key};
 use serde::{Deserialize, Serialize};
@@ -135,6 +138,7 @@ async fn seed(app: &AppState, people: usize) -> Result<Vec<(String, String)>> {
     let today = local_day(now);
     let mut rng = Lcg(20_200_123);
     let mut first_citizens = Vec::new();
+    let mut residents = Vec::new();
     for i in 0..people {
         let region = DISTRICTS[i % DISTRICTS.len()];
         let name = format!("{}{}", SURNAMES[rng.next(12) as usize], GIVEN[rng.next(16) as usize]);
@@ -151,6 +155,7 @@ async fn seed(app: &AppState, people: usize) -> Result<Vec<(String, String)>> {
         let new = NewIdentity { name: &name, id_number: &id, phone: Some(&phone), household_region, guardian: None };
         let person = seal_person(&app.vault, new, now);
         app.store.person_insert(&person).await?;
+        residents.push(person.subject_id.clone());
         if i < 3 {
             first_citizens.push((format!("citizen {} ({region})", name.masked()), phone.expose().to_string()));
         }
@@ -196,6 +201,111 @@ async fn seed(app: &AppState, people: usize) -> Result<Vec<(String, String)>> {
         let scope = regions.first().map(|r| format!(" {r}")).unwrap_or_default();
         logins.push((format!("{}{scope} token", role.as_str()), token));
     }
+    logins.extend(seed_venues_and_a_case(app, &residents, &mut rng).await?);
     tracing::info!(people, "demo city seeded");
     Ok(logins)
+}
+
+/// Places of the simulated city, with the category that sets their dwell and policy.
+const VENUES: [(&str, &str, &str, VenueCategory); 6] = [
+    ("老通城豆皮（中山大道店）", "江汉区中山大道 1 号", "420103", VenueCategory::Restaurant),
+    ("武商广场", "江汉区解放大道 690 号", "420103", VenueCategory::Retail),
+    ("汉口火车站", "江汉区发展大道", "420103", VenueCategory::Transit),
+    ("光谷软件园 A 座", "洪山区关山大道 1 号", "420111", VenueCategory::Office),
+    ("湖北省人民医院", "武昌区解放路 238 号", "420106", VenueCategory::Hospital),
+    ("东湖绿道", "武昌区沿湖大道", "420106", VenueCategory::Park),
+];
+
+/// Venues, yesterday's visits of every resident (as checkpoints record them), and one
+/// confirmed case traced: its close contacts turn red and their contacts yellow, so the demo
+/// shows every color with its reasons. Returns the logins to print.
+async fn seed_venues_and_a_case(
+    app: &AppState,
+    residents: &[SubjectId],
+    rng: &mut Lcg,
+) -> Result<Vec<(String, String)>> {
+    let now = app.clock.now();
+    let mut venues = Vec::new();
+    for (name, address, region, category) in VENUES {
+        let venue = VenueRecord {
+            venue_id: VenueId::from_random(healthcode_vault::random()),
+            name: name.into(),
+            address: address.into(),
+            region: RegionCode::parse(region)?,
+            category,
+            created_at: now,
+            created_by: "demo".into(),
+        };
+        app.store.venue_insert(&venue).await?;
+        venues.push(venue);
+    }
+    // The last two days: every resident went out once, somewhere, between 07:00 and 21:00;
+    // yesterday at noon the first resident had lunch with five others, and fell ill.
+    let yesterday = healthcode_core::local_time::local_midnight(local_day(now) - chrono::Duration::days(1));
+    let visit = |key: String, subject: &SubjectId, venue: &VenueRecord, entered_at| VisitRecord {
+        visit_key: key,
+        subject_id: subject.clone(),
+        venue_id: venue.venue_id.clone(),
+        entered_at,
+        left_at: entered_at + venue.category.default_dwell(),
+        closed: false,
+        source: VisitSource::Scan,
+    };
+    let mut visits = Vec::new();
+    for (i, subject) in residents.iter().enumerate() {
+        if i < 6 {
+            visits.push(visit(format!("demo:{i}:lunch"), subject, &venues[0], yesterday + chrono::Duration::hours(12)));
+        }
+        let day = yesterday - chrono::Duration::days(rng.next(2) as i64);
+        let at = day + chrono::Duration::hours(7) + chrono::Duration::minutes(15 * rng.next(56) as i64);
+        visits.push(visit(format!("demo:{i}:out"), subject, &venues[rng.next(venues.len() as u64) as usize], at));
+    }
+    app.store.visits_insert(&visits).await?;
+
+    let admin = StaffUser::bootstrap_admin();
+    let device = NewAccount {
+        role: Role::Checkpoint,
+        name: format!("{} 入口", venues[0].name),
+        regions: vec![],
+        venue_id: Some(venues[0].venue_id.to_string()),
+        import_kinds: vec![],
+    };
+    let (_, device_token) = create_account(app, &admin, device).await.map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+
+    let Some(patient) = residents.first() else { return Ok(vec![]) };
+    let case = TraceCaseRecord {
+        case_id: "case_demo".into(),
+        subject_id: patient.clone(),
+        status: CaseStatus::Confirmed,
+        onset_date: Some(local_day(now)),
+        sampled_at: Some(now - chrono::Duration::hours(2)),
+        isolated_at: Some(now - chrono::Duration::hours(1)),
+        created_at: now,
+        created_by: "demo".into(),
+    };
+    let audit = |action: &str| AuditEntry {
+        at: now,
+        actor: Actor { kind: "bootstrap_admin".into(), id: "demo".into(), role: Some("admin".into()) },
+        action: action.into(),
+        subject_id: Some(patient.clone()),
+        purpose: Some("demo".into()),
+        detail: serde_json::json!({}),
+    };
+    app.store.trace_case_insert(None, &case, &audit("case.report")).await?;
+    let traced = trace_and_record(app.store.as_ref(), &[case], now, &app.settings.tracing, audit("case.trace")).await?;
+    let found: Vec<SubjectId> = traced.iter().flat_map(|t| t.subjects().cloned()).collect();
+    let mut everyone = vec![patient.clone()];
+    everyone.extend(found.iter().cloned());
+    healthcode_server::recolor::recolor_all(app, everyone).await;
+    let close = traced.iter().map(|t| t.close.len()).sum::<usize>();
+    let secondary = traced.iter().map(|t| t.secondary.len()).sum::<usize>();
+    tracing::info!(close, secondary, "demo case traced");
+    Ok(vec![
+        (format!("checkpoint device ({})", venues[0].name), device_token),
+        ("venue id for POST /api/v1/scans".into(), venues[0].venue_id.to_string()),
+        (
+            "case_demo (citizen 1, confirmed)".into(),
+            format!("{close} close contacts (red), {secondary} secondary contacts (yellow)"),
+        ),
+    ])
 }
