@@ -20,7 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "venues_visits", include_str!("../migrations/0006_venues_visits.sql")),
     (7, "tracing", include_str!("../migrations/0007_tracing.sql")),
     (8, "overrides_quarantines", include_str!("../migrations/0008_overrides_quarantines.sql")),
-    // 9 is SQLite's alone (its telecom stays' layout for bulk loads).
+    (9, "stays_by_phone", include_str!("../migrations/0009_stays_by_phone.sql")),
     (10, "review_queue", include_str!("../migrations/0010_review_queue.sql")),
 ];
 
