@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use healthcode_server::imports::{ImportContext, InputFormat, Kind, import};
+use healthcode_server::recolor::subjects_touched_in;
 use healthcode_vault::Vault;
 
 use crate::config::Config;
@@ -67,6 +68,14 @@ pub async fn run(args: ImportArgs) -> Result<bool> {
         eprintln!();
     }
     let secs = start.elapsed().as_secs_f64();
+    // No server runs here: the people these facts are about go on the database's review
+    // queue, which a running server's scheduler takes within seconds (or the next to start).
+    let people: Vec<_> = subjects_touched_in(store.as_ref(), &report.touched)
+        .await
+        .context("finding the people the facts are about")?
+        .into_iter()
+        .collect();
+    let queued = store.reviews_request(&people, chrono::Utc::now()).await.context("queueing recolors")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -77,6 +86,7 @@ pub async fn run(args: ImportArgs) -> Result<bool> {
             report.duplicates,
             report.rejected_total
         );
+        println!("  {} registered people to recolor ({queued} newly queued for the server)", people.len());
         for r in &report.rejected {
             let field = r.field.as_deref().map(|f| format!(" {f}:")).unwrap_or_default();
             println!("  line {}:{field} {} ({})", r.line, r.message, r.code);

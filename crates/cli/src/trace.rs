@@ -2,10 +2,11 @@
 //! named by the configuration (as `serve` and `import` read it). It runs the same job as
 //! `POST /api/v1/cases/{id}/trace` and writes the same exposures, audited as the operator.
 //!
-//! It does not recolor: there is no server here. Codes and status pages evaluate the facts
-//! live, so the people found show their new color on their next request; their stored
-//! decision, color history and color-change event follow at their next recolor by a server (a
-//! declaration, or tracing the case again through the API). `docs/tracing.md`.
+//! It does not recolor itself (there is no server here): it puts the people found on the
+//! review queue in the database, which a running server's scheduler takes within seconds
+//! (their stored decision, color history and color-change event); without a running server,
+//! the next one to start does. Codes and status pages evaluate the facts live meanwhile.
+//! `docs/tracing.md`.
 
 use std::path::PathBuf;
 
@@ -50,6 +51,10 @@ pub async fn run(args: TraceArgs) -> Result<bool> {
     let traced = trace_and_record(store.as_ref(), std::slice::from_ref(&case), now, &cfg.settings.tracing, audit)
         .await
         .context("tracing")?;
+    // A running server's review scheduler recolors them (and the case) within seconds.
+    let mut found: Vec<_> = traced.iter().flat_map(|t| t.subjects().cloned()).collect();
+    found.push(case.subject_id.clone());
+    store.reviews_request(&found, now).await.context("asking for the people found to be recolored")?;
     let report = TraceReport::from(&traced[0]);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

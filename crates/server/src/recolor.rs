@@ -111,20 +111,21 @@ impl Touched {
 
 /// The registered people a change touched.
 pub async fn subjects_touched(app: &AppState, t: &Touched) -> ApiResult<BTreeSet<SubjectId>> {
-    let mut out = BTreeSet::new();
-    for p in &t.phone_indexes {
-        if let Some(person) = app.store.person_by_phone(p).await? {
-            out.insert(person.subject_id);
-        }
-    }
-    for i in &t.id_indexes {
-        if let Some(person) = app.store.person_by_id_index(i).await? {
-            out.insert(person.subject_id);
-        }
-    }
+    Ok(subjects_touched_in(app.store.as_ref(), t).await?)
+}
+
+/// [`subjects_touched`] on a bare store, for the command line (which then puts them on the
+/// review queue for a running server).
+pub async fn subjects_touched_in(
+    store: &dyn healthcode_store::Store,
+    t: &Touched,
+) -> healthcode_store::StoreResult<BTreeSet<SubjectId>> {
+    let phones: Vec<Vec<u8>> = t.phone_indexes.iter().cloned().collect();
+    let ids: Vec<Vec<u8>> = t.id_indexes.iter().cloned().collect();
+    let mut out: BTreeSet<SubjectId> = store.subjects_by_indexes(&phones, &ids).await?.into_iter().collect();
     let far = DateTime::<Utc>::MAX_UTC;
     for (region, from, to) in &t.regions {
-        out.extend(app.store.subjects_with_stays(region, *from, to.unwrap_or(far)).await?);
+        out.extend(store.subjects_with_stays(region, *from, to.unwrap_or(far)).await?);
     }
     Ok(out)
 }
@@ -266,8 +267,11 @@ async fn evaluate_many(
     Ok(out)
 }
 
-/// Every `every`, re-evaluates the people whose review is due, until `shutdown` fires.
+/// Every `every`, re-evaluates the people whose review is due and the people others asked
+/// for on the database's review queue (`healthcode import`, `healthcode trace`), until
+/// `shutdown` fires. Many at once go through the set-based path.
 pub fn spawn_scheduler(app: AppState, every: StdDuration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    const PAGE: u32 = 1000;
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -275,20 +279,34 @@ pub fn spawn_scheduler(app: AppState, every: StdDuration, mut shutdown: tokio::s
                 _ = shutdown.changed() => return,
             }
             loop {
-                let due = match app.store.decisions_due(app.clock.now(), 1000).await {
-                    Ok(d) => d,
+                let taken = async {
+                    let due = app.store.decisions_due(app.clock.now(), PAGE).await?;
+                    let asked = app.store.reviews_take(PAGE).await?;
+                    Ok::<_, healthcode_store::StoreError>((due, asked))
+                };
+                let (due, asked) = match taken.await {
+                    Ok(t) => t,
                     Err(e) => {
                         tracing::error!(error = %e, "review scheduler");
                         break;
                     }
                 };
-                let n = due.len();
+                let more = due.len() == PAGE as usize || asked.len() == PAGE as usize;
+                let people: BTreeSet<SubjectId> = due.into_iter().chain(asked).collect();
+                let n = people.len();
                 if n == 0 {
                     break;
                 }
-                let changed = recolor_all(&app, due).await;
+                let changed = if n >= BULK_FROM {
+                    recolor_many(&app, people.into_iter().collect()).await.unwrap_or_else(|e| {
+                        tracing::error!(error = e.detail, "scheduled reviews");
+                        0
+                    })
+                } else {
+                    recolor_all(&app, people).await
+                };
                 tracing::debug!(reviewed = n, changed, "scheduled reviews");
-                if n < 1000 {
+                if !more {
                     break;
                 }
             }

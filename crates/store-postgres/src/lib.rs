@@ -1222,4 +1222,12 @@ impl Store for PostgresStore {
     async fn reviews_take(&self, limit: u32) -> StoreResult<Vec<SubjectId>> {
         self.reviews_take_impl(limit).await
     }
+
+    async fn subjects_by_indexes(
+        &self,
+        phone_indexes: &[Vec<u8>],
+        id_indexes: &[Vec<u8>],
+    ) -> StoreResult<Vec<SubjectId>> {
+        self.subjects_by_indexes_impl(phone_indexes, id_indexes).await
+    }
 }

@@ -44,4 +44,25 @@ impl PostgresStore {
         .map_err(db_err)?;
         rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
     }
+
+    pub(crate) async fn subjects_by_indexes_impl(
+        &self,
+        phone_indexes: &[Vec<u8>],
+        id_indexes: &[Vec<u8>],
+    ) -> StoreResult<Vec<SubjectId>> {
+        let mut out = Vec::new();
+        for (sql, keys) in [
+            ("SELECT subject_id FROM persons WHERE phone_index = ANY($1)", phone_indexes),
+            ("SELECT subject_id FROM persons WHERE id_index = ANY($1)", id_indexes),
+        ] {
+            for chunk in keys.chunks(CHUNK) {
+                for r in sqlx::query(sql).bind(chunk).fetch_all(&self.pool).await.map_err(db_err)? {
+                    out.push(codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)?);
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
 }

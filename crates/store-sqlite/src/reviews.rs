@@ -42,4 +42,28 @@ impl SqliteStore {
         .map_err(db_err)?;
         rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
     }
+
+    pub(crate) async fn subjects_by_indexes_impl(
+        &self,
+        phone_indexes: &[Vec<u8>],
+        id_indexes: &[Vec<u8>],
+    ) -> StoreResult<Vec<SubjectId>> {
+        let mut out = Vec::new();
+        for (column, keys) in [("phone_index", phone_indexes), ("id_index", id_indexes)] {
+            for chunk in keys.chunks(CHUNK) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let sql = format!("SELECT subject_id FROM persons WHERE {column} IN ({marks})");
+                let mut q = sqlx::query(&sql);
+                for k in chunk {
+                    q = q.bind(k.as_slice());
+                }
+                for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
+                    out.push(codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)?);
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
 }

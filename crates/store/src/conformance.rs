@@ -53,6 +53,7 @@ macro_rules! store_conformance_tests {
             quarantines_are_scoped_audited_and_end_once,
             a_rule_change_makes_decisions_of_other_versions_due,
             the_review_queue_hands_out_each_person_once_oldest_first,
+            people_are_found_by_many_phone_and_id_indexes_at_once,
         );
         $crate::store_tracing_conformance_tests!($make);
         $crate::store_bulk_conformance_tests!($make);

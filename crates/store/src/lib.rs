@@ -532,6 +532,13 @@ pub trait Store: Send + Sync + 'static {
     /// them (a crash before their re-evaluation loses the request, not the facts: codes
     /// evaluate live). On PostgreSQL concurrent takers never get the same person.
     async fn reviews_take(&self, limit: u32) -> StoreResult<Vec<SubjectId>>;
+    /// The registered people with any of these phone or ID-number blind indexes (the people a
+    /// batch of facts is about), set-based: a million keys are a thousand statements.
+    async fn subjects_by_indexes(
+        &self,
+        phone_indexes: &[Vec<u8>],
+        id_indexes: &[Vec<u8>],
+    ) -> StoreResult<Vec<SubjectId>>;
 
     // --- bulk: set-based reads and writes for recoloring many people (`bulk.rs`) ---
     /// Registers many people in one transaction (seeding a benchmark, moving from another

@@ -151,3 +151,31 @@ async fn a_quarantine_colors_through_the_rules_until_release() {
     let r = app.post("/api/v1/quarantines/qu_unknown/end", Some(&officer), &json!({})).await;
     assert_problem(r, StatusCode::NOT_FOUND, "quarantine_not_found", None).await;
 }
+
+/// What `healthcode import` and `healthcode trace` rely on: facts written where no server runs
+/// reach a running server's people through the review queue.
+#[tokio::test]
+async fn people_on_the_review_queue_are_recolored_by_the_scheduler() {
+    use healthcode_core::SubjectId;
+    use healthcode_core::rules::CaseStatus;
+    use healthcode_store::CaseStatusRecord;
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.register("13900000001", 1).await;
+    let subject = SubjectId::parse(&app.subject_of(&token).await).unwrap();
+    let person = app.store.person_get(&subject).await.unwrap().unwrap();
+    // A case status written straight into the database, as the command line does.
+    let case = CaseStatusRecord {
+        record_id: "cli-case-1".into(),
+        id_index: person.id_index.clone(),
+        status: CaseStatus::Confirmed,
+        at: app.clock_now() - Duration::hours(1),
+    };
+    app.store.cases_import(&[case]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let history: Value = app.get("/api/v1/me/color-history", Some(&token)).await.json().await.unwrap();
+    assert!(history.as_array().unwrap().iter().all(|h| h["to"] != "red"), "nothing told the server yet: {history}");
+
+    app.store.reviews_request(std::slice::from_ref(&subject), app.clock_now()).await.unwrap();
+    let history = app.eventually("/api/v1/me/color-history", &token, |h| h[0]["to"] == "red").await;
+    assert_eq!(history[0]["to"], "red", "{history}");
+}

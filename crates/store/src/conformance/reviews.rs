@@ -48,3 +48,22 @@ pub async fn the_review_queue_hands_out_each_person_once_oldest_first(store: &dy
     assert_eq!(rest.len(), 1);
     assert!(store.reviews_take(10).await.unwrap().is_empty(), "taken means gone");
 }
+
+pub async fn people_are_found_by_many_phone_and_id_indexes_at_once(store: &dyn Store) {
+    let (a, b, c) = (person("420102"), person("420102"), person("420102"));
+    for p in [&a, &b, &c] {
+        store.person_insert(p).await.unwrap();
+    }
+    let phones = vec![a.phone_index.clone().unwrap(), b"nobody".to_vec()];
+    // `b` twice (by phone and by ID number) is listed once; `c` is not asked for.
+    let ids = vec![b.id_index.clone(), a.id_index.clone()];
+    let mut phones_and_b = phones.clone();
+    phones_and_b.push(b.phone_index.clone().unwrap());
+    let found = store.subjects_by_indexes(&phones_and_b, &ids).await.unwrap();
+    let mut expected = vec![a.subject_id.clone(), b.subject_id.clone()];
+    expected.sort();
+    assert_eq!(found, expected);
+    let many: Vec<Vec<u8>> = (0..2500).map(|i| format!("absent-{i}").into_bytes()).chain(phones).collect();
+    assert_eq!(store.subjects_by_indexes(&many, &[]).await.unwrap(), vec![a.subject_id.clone()], "across chunks");
+    assert!(store.subjects_by_indexes(&[], &[]).await.unwrap().is_empty());
+}
