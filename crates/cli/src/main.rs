@@ -37,7 +37,6 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Start a server on embedded SQLite with a small simulated city, and print the URL and logins.
     /// Run the benchmark suite and print one table of figures, goals and ratios.
     Bench(bench::BenchArgs),
     /// Issuer signing keys: generate, rotate, list, and the signed trust list.
@@ -52,6 +51,7 @@ enum Command {
     Trace(trace::TraceArgs),
     /// Verify one credential offline (ours, EU DCC or SMART Health Card); exit 0 valid, 1 invalid.
     Verify(verify::VerifyArgs),
+    /// Start a server on embedded SQLite with a small simulated city, and print the URL and logins.
     Demo {
         /// Port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 8080)]

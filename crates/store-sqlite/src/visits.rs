@@ -82,40 +82,41 @@ impl SqliteStore {
     /// One transaction; one prepared statement per row (SQLite runs them in-process, so a
     /// multi-row statement would save little and lose the per-row answer).
     pub(crate) async fn visits_write_impl(&self, writes: &[VisitWrite]) -> StoreResult<Vec<bool>> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut new = Vec::with_capacity(writes.len());
-        for w in writes {
-            let v = &w.visit;
-            let inserted = sqlx::query(
+        use crate::bulk::Value;
+        // Thousands of scans a second arrive here in groups: one prepared statement stepped
+        // per visit on the writer's raw handle, not a sqlx round trip per statement.
+        let writes = writes.to_vec();
+        crate::bulk::write_small(&self.writer, move |db| {
+            let insert = db.prepare(
                 "INSERT INTO visits (visit_key, subject_id, venue_id, entered_at, left_at, closed, source) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (visit_key, entered_at) DO NOTHING",
-            )
-            .bind(&v.visit_key)
-            .bind(v.subject_id.as_str())
-            .bind(v.venue_id.as_str())
-            .bind(micros(v.entered_at))
-            .bind(micros(v.left_at))
-            .bind(v.closed)
-            .bind(v.source.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected()
-                == 1;
-            if inserted && w.closes_open {
-                sqlx::query(CLOSE_OPEN)
-                    .bind(v.subject_id.as_str())
-                    .bind(v.venue_id.as_str())
-                    .bind(micros(v.entered_at))
-                    .bind(micros(v.entered_at - Duration::days(1)))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (visit_key, entered_at) DO NOTHING",
+            )?;
+            let close = db.prepare(CLOSE_OPEN)?;
+            let mut new = Vec::with_capacity(writes.len());
+            for w in &writes {
+                let v = &w.visit;
+                let inserted = insert.run(&[
+                    Value::Text(&v.visit_key),
+                    Value::Text(v.subject_id.as_str()),
+                    Value::Text(v.venue_id.as_str()),
+                    Value::Int(micros(v.entered_at)),
+                    Value::Int(micros(v.left_at)),
+                    Value::Int(i64::from(v.closed)),
+                    Value::Text(v.source.as_str()),
+                ])? == 1;
+                if inserted && w.closes_open {
+                    close.run(&[
+                        Value::Text(v.subject_id.as_str()),
+                        Value::Text(v.venue_id.as_str()),
+                        Value::Int(micros(v.entered_at)),
+                        Value::Int(micros(v.entered_at - Duration::days(1))),
+                    ])?;
+                }
+                new.push(inserted);
             }
-            new.push(inserted);
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(new)
+            Ok(new)
+        })
+        .await
     }
 
     pub(crate) async fn visit_close_impl(
