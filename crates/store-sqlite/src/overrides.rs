@@ -47,13 +47,28 @@ fn quarantine_from_row(r: &SqliteRow) -> StoreResult<QuarantineRecord> {
 }
 
 impl SqliteStore {
+    /// Runs an `INSERT … SELECT … WHERE <in the officer's scope>` and, when it wrote a row,
+    /// the audit record, in one transaction; `false` (nothing written) when out of scope.
+    async fn insert_in_scope<'q>(
+        &self,
+        insert: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+        audit: &AuditEntry,
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        if insert.execute(&mut *tx).await.map_err(db_err)?.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
     pub(crate) async fn override_propose_impl(
         &self,
         staff_id: &str,
         o: &OverrideRecord,
         audit: &AuditEntry,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
         // The scope check and the insert are one statement: nothing is written out of scope.
         let sql = format!(
             "INSERT INTO overrides (override_id, subject_id, color, legal_basis, reason_sealed, expires_at, status, \
@@ -61,7 +76,7 @@ impl SqliteStore {
              SELECT ?, p.subject_id, ?, ?, ?, ?, 'pending', ?, ?, NULL, NULL FROM persons p \
              WHERE p.subject_id = ? AND {OFFICER_SCOPE}"
         );
-        let written = sqlx::query(&sql)
+        let insert = sqlx::query(&sql)
             .bind(&o.override_id)
             .bind(o.color.as_str())
             .bind(&o.legal_basis)
@@ -70,17 +85,8 @@ impl SqliteStore {
             .bind(&o.proposed_by)
             .bind(micros(o.proposed_at))
             .bind(o.subject_id.as_str())
-            .bind(staff_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        if written == 0 {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+            .bind(staff_id);
+        self.insert_in_scope(insert, audit).await
     }
 
     pub(crate) async fn override_approve_impl(
@@ -141,13 +147,12 @@ impl SqliteStore {
         q: &QuarantineRecord,
         audit: &AuditEntry,
     ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
         let sql = format!(
             "INSERT INTO quarantines (quarantine_id, subject_id, kind, start_at, planned_end, ended_at, created_by, \
              created_at) SELECT ?, p.subject_id, ?, ?, ?, ?, ?, ? FROM persons p \
              WHERE p.subject_id = ? AND {OFFICER_SCOPE}"
         );
-        let written = sqlx::query(&sql)
+        let insert = sqlx::query(&sql)
             .bind(&q.quarantine_id)
             .bind(q.kind.as_str())
             .bind(micros(q.start))
@@ -156,17 +161,8 @@ impl SqliteStore {
             .bind(&q.created_by)
             .bind(micros(q.created_at))
             .bind(q.subject_id.as_str())
-            .bind(staff_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-        if written == 0 {
-            return Ok(false);
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+            .bind(staff_id);
+        self.insert_in_scope(insert, audit).await
     }
 
     pub(crate) async fn quarantine_end_impl(
