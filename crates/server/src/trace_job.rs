@@ -16,12 +16,10 @@ use chrono::{DateTime, Utc};
 use healthcode_core::SubjectId;
 use healthcode_core::rules::ContactKind;
 use healthcode_core::tracing::{
-    CaseTimes, Contact, Seat, TraceData, TracingParams, VenueInfo, Visit, close_contacts, infectious_window,
-    secondary_contacts,
+    CaseTimes, Contact, TraceData, TracingParams, Visit, close_contacts, infectious_window, secondary_contacts,
 };
 use healthcode_store::{
-    AuditEntry, ExposureRecord, Store, StoreResult, SubjectWindow, TraceCaseRecord, TraceSeat, TraceVisit, Vehicle,
-    VenueWindow,
+    AuditEntry, ExposureRecord, Store, StoreResult, SubjectWindow, TraceCaseRecord, TraceVisit, Vehicle, VenueWindow,
 };
 
 /// What tracing found for one case.
@@ -44,19 +42,6 @@ fn visit(v: TraceVisit) -> Visit {
     // The store's key of a visit is the key together with its entry time.
     let key = format!("{}@{}", v.visit_key, v.entered_at.timestamp_micros());
     Visit { key, subject: v.subject_id, venue_id: v.venue_id, entered_at: v.entered_at, left_at: v.left_at }
-}
-
-fn seat(s: TraceSeat) -> Seat {
-    Seat {
-        record_id: s.record_id,
-        subject: s.subject_id,
-        carrier: s.carrier,
-        number: s.number,
-        date: s.date,
-        coach: s.coach,
-        row: s.row,
-        seat: s.seat,
-    }
 }
 
 /// Adds to `data` what tracing needs to find who was near each person in their range.
@@ -86,7 +71,7 @@ async fn gather(
     data.add_visits(own.into_iter().chain(there).map(visit));
     let missing = data.venues_missing();
     let venues = store.trace_venues(&missing).await?;
-    data.add_venues(venues.into_iter().map(|v| VenueInfo { venue_id: v.venue_id, name: v.name, category: v.category }));
+    data.add_venues(venues);
 
     // Households, and the trips of the people asked about.
     let subjects: Vec<SubjectId> =
@@ -105,7 +90,7 @@ async fn gather(
         .into_iter()
         .collect();
     let aboard = store.trace_trips_on(&vehicles).await?;
-    data.add_seats(seats.into_iter().chain(aboard).map(seat));
+    data.add_seats(seats.into_iter().chain(aboard));
     Ok(())
 }
 

@@ -25,7 +25,7 @@ fn visit_from_row(r: &PgRow) -> StoreResult<TraceVisit> {
 fn seat_from_row(r: &PgRow) -> StoreResult<TraceSeat> {
     Ok(TraceSeat {
         record_id: r.try_get("record_id").map_err(db_err)?,
-        subject_id: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
+        subject: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
         carrier: codec::carrier(&r.try_get::<String, _>("carrier").map_err(db_err)?)?,
         number: r.try_get("number").map_err(db_err)?,
         date: r.try_get::<NaiveDate, _>("date").map_err(db_err)?,

@@ -28,7 +28,7 @@ fn visit_from_row(r: &SqliteRow) -> StoreResult<TraceVisit> {
 fn seat_from_row(r: &SqliteRow, subject_id: SubjectId) -> StoreResult<TraceSeat> {
     Ok(TraceSeat {
         record_id: r.try_get("record_id").map_err(db_err)?,
-        subject_id,
+        subject: subject_id,
         carrier: codec::carrier(&r.try_get::<String, _>("carrier").map_err(db_err)?)?,
         number: r.try_get("number").map_err(db_err)?,
         date: r.try_get::<NaiveDate, _>("date").map_err(db_err)?,

@@ -280,7 +280,7 @@ pub async fn tracing_reads_households_and_trips_in_batches(store: &dyn Store) {
         mine[0],
         TraceSeat {
             record_id: "t1".into(),
-            subject_id: guardian.subject_id.clone(),
+            subject: guardian.subject_id.clone(),
             carrier: Carrier::Train,
             number: "G1234".into(),
             date: NaiveDate::from_ymd_opt(2027, 1, 12).unwrap(),

@@ -58,13 +58,10 @@ pub struct TraceVisit {
     pub left_at: DateTime<Utc>,
 }
 
-/// What tracing needs of a venue: its name for the evidence, its category for the minimum.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceVenue {
-    pub venue_id: String,
-    pub name: String,
-    pub category: String,
-}
+/// What tracing needs of a venue (its name for the evidence, its category for the minimum) and
+/// a registered person's seat on a train or flight: read straight into the types of
+/// `core::tracing`, which they are field for field.
+pub use healthcode_core::tracing::{Seat as TraceSeat, VenueInfo as TraceVenue};
 
 /// A registered person with their household key fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,19 +79,6 @@ pub struct Vehicle {
     /// As imported; compared exactly (imports keep numbers as the carrier writes them).
     pub number: String,
     pub date: NaiveDate,
-}
-
-/// A trip of a registered person.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceSeat {
-    pub record_id: String,
-    pub subject_id: SubjectId,
-    pub carrier: Carrier,
-    pub number: String,
-    pub date: NaiveDate,
-    pub coach: Option<String>,
-    pub row: String,
-    pub seat: String,
 }
 
 /// An exposure found by tracing: the fact the risk engine reads as `contact(kind = …)`.
