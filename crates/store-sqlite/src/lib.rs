@@ -30,6 +30,7 @@ mod visits;
 const CACHE_SIZE_KIB: i64 = -131072;
 mod overrides;
 mod reviews;
+mod stays;
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -242,21 +243,6 @@ impl SqliteStore {
         let row = q.fetch_optional(&self.reader).await.map_err(db_err)?;
         row.as_ref().map(person_from_row).transpose()
     }
-}
-
-/// The key of `telecom_stays_by_phone`: the first 8 bytes of a phone's blind index.
-fn phone_key(phone_index: &[u8]) -> &[u8] {
-    &phone_index[..phone_index.len().min(8)]
-}
-
-fn stay_from_row(r: &SqliteRow) -> StoreResult<StayRecord> {
-    Ok(StayRecord {
-        record_id: r.try_get("record_id").map_err(db_err)?,
-        phone_index: r.try_get("phone_index").map_err(db_err)?,
-        region: codec::region(&r.try_get::<String, _>("region").map_err(db_err)?)?,
-        start: time(r.try_get("start_at").map_err(db_err)?)?,
-        end: time(r.try_get("end_at").map_err(db_err)?)?,
-    })
 }
 
 fn lab_test_from_row(r: &SqliteRow) -> StoreResult<LabTestRecord> {
@@ -673,53 +659,11 @@ impl Store for SqliteStore {
     }
 
     async fn stays_import(&self, rows: &[StayRecord]) -> StoreResult<ImportOutcome> {
-        use bulk::Value;
-        // Millions of rows arrive here (telecom operators): the bulk path. Stays go in as they
-        // come (their id, record id and region indexes grow at the end); the phone index, keyed
-        // by random blind indexes, is filled after them in key order (migration 0009).
-        let rows = rows.to_vec();
-        bulk::write(&self.writer, CACHE_SIZE_KIB, move |db| {
-            let stay = db.prepare(
-                "INSERT INTO telecom_stays (record_id, phone_index, region, start_at, end_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (record_id) DO NOTHING",
-            )?;
-            let mut keys: Vec<(&[u8], i64)> = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let inserted = stay.run(&[
-                    Value::Text(&r.record_id),
-                    Value::Blob(&r.phone_index),
-                    Value::OwnedText(r.region.to_string()),
-                    Value::Int(micros(r.start)),
-                    Value::Int(micros(r.end)),
-                ])?;
-                if inserted == 1 {
-                    keys.push((phone_key(&r.phone_index), db.last_insert_rowid()));
-                }
-            }
-            keys.sort_unstable();
-            let by_phone = db.prepare("INSERT INTO telecom_stays_by_phone (phone_key, stay_id) VALUES (?1, ?2)")?;
-            for (key, id) in &keys {
-                by_phone.run(&[Value::Blob(key), Value::Int(*id)])?;
-            }
-            let accepted = keys.len() as u64;
-            Ok(ImportOutcome { accepted, duplicates: rows.len() as u64 - accepted })
-        })
-        .await
+        self.stays_import_impl(rows).await
     }
 
     async fn stays_for(&self, phone_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<StayRecord>> {
-        let rows = sqlx::query(
-            "SELECT s.record_id, s.phone_index, s.region, s.start_at, s.end_at FROM telecom_stays_by_phone b \
-             JOIN telecom_stays s ON s.id = b.stay_id \
-             WHERE b.phone_key = ?1 AND s.phone_index = ?2 AND s.end_at >= ?3 ORDER BY s.start_at, s.record_id",
-        )
-        .bind(phone_key(phone_index))
-        .bind(phone_index)
-        .bind(micros(since))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(stay_from_row).collect()
+        self.stays_for_impl(phone_index, since).await
     }
 
     async fn subjects_with_stays(
@@ -728,26 +672,7 @@ impl Store for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<SubjectId>> {
-        // Every region under `region` as a range of text, not `LIKE`: SQLite's LIKE ignores
-        // case, so it cannot use the (region, end_at) index and scanned every stay.
-        let low = region.prefix();
-        let mut high = low.clone().into_bytes();
-        if let Some(last) = high.last_mut() {
-            *last += 1;
-        }
-        let high = String::from_utf8(high).map_err(|_| StoreError::Corrupt("region prefix".into()))?;
-        let rows = sqlx::query(
-            "SELECT DISTINCT p.subject_id FROM telecom_stays s JOIN persons p ON p.phone_index = s.phone_index \
-             WHERE s.region >= ? AND s.region < ? AND s.end_at >= ? AND s.start_at < ? ORDER BY p.subject_id",
-        )
-        .bind(low)
-        .bind(high)
-        .bind(micros(from))
-        .bind(micros(to))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
+        self.subjects_with_stays_impl(region, from, to).await
     }
 
     async fn region_risk_import(&self, rows: &[RegionRiskRecord]) -> StoreResult<ImportOutcome> {

@@ -208,7 +208,7 @@ impl SqliteStore {
         for r in &stays {
             let key: Vec<u8> = r.try_get("phone_index").map_err(db_err)?;
             if let Some(&i) = by_phone.get(&key[..]) {
-                records[i].stays.push(crate::stay_from_row(r)?);
+                records[i].stays.push(crate::stays::stay_from_row(r)?);
             }
         }
         for r in &tests {
