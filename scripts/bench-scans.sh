@@ -5,6 +5,7 @@
 # the visits committed to the database afterwards, and reports the server's peak RSS.
 #
 #   scripts/bench-scans.sh [--seconds 20] [--connections 64] [--threads 1] [--people 50 (at most 12000)] [--postgres URL]
+#                          [--bin PATH (another build, to compare two in the same conditions)]
 #
 # --postgres ADMIN_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) runs against a fresh
 # PostgreSQL database instead of SQLite. wrk shares the machine's cores with the server: on a
@@ -12,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=20 connections=64 threads=1 people=50 pg_admin=""
+seconds=20 connections=64 threads=1 people=50 pg_admin="" bin=target/release/healthcode
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
@@ -20,11 +21,11 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --people) people="$2"; shift 2 ;;
     --postgres) pg_admin="$2"; shift 2 ;;
+    --bin) bin="$2"; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-bin=target/release/healthcode
 [ -x "$bin" ] || cargo build --release -p healthcode
 
 dir=$(mktemp -d /tmp/healthcode-bench-scans.XXXXXX)
@@ -102,17 +103,26 @@ value() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 backend=sqlite; [ -n "$pg_admin" ] && backend=postgres
 echo "healthcode scans benchmark: $(nproc) cores, backend $backend, wrk -t$threads -c$connections, ${seconds}s each, $people people"
 run verify 3 >/dev/null # warm-up
-verify=$(run verify "$seconds")
-scans=$(run scan "$seconds")
+# The server's CPU time per request (user + system, from /proc) is the figure that a busy
+# machine disturbs least: throughput falls when others take the cores, the work per request
+# does not.
+ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+per_request() { python3 -c "import sys; print(f'{(int(sys.argv[2]) - int(sys.argv[1])) * 1e6 / $(getconf CLK_TCK) / max(int(sys.argv[3]), 1):.0f}')" "$@"; }
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+t0=$(ticks); verify=$(run verify "$seconds"); t1=$(ticks)
+scans=$(run scan "$seconds"); t2=$(ticks)
+verify_cpu=$(per_request "$t0" "$t1" "$(value requests "$verify")")
+scans_cpu=$(per_request "$t1" "$t2" "$(value requests "$scans")")
 rss_kib=$(sed -n 's/^VmHWM:\s*\([0-9]*\) kB/\1/p' "/proc/$server/status")
 if [ -n "$pg_admin" ]; then
   visits=$(psql -tA "${pg_admin%/*}/$db" -c "SELECT count(*) FROM visits")
 else
   visits=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM visits').fetchone()[0])" "$dir/db.sqlite")
 fi
-printf '%-28s %10s %10s %10s %12s\n' endpoint "req/s" "p50 ms" "p99 ms" "non-2xx"
-printf '%-28s %10s %10s %10s %12s\n' "POST /api/v1/codes/verify" "$(value rps "$verify")" "$(value p50_ms "$verify")" "$(value p99_ms "$verify")" "$(value errors_status "$verify")"
-printf '%-28s %10s %10s %10s %12s\n' "POST /api/v1/scans" "$(value rps "$scans")" "$(value p50_ms "$scans")" "$(value p99_ms "$scans")" "$(value errors_status "$scans")"
+echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-28s %10s %10s %10s %12s %14s\n' endpoint "req/s" "p50 ms" "p99 ms" "non-2xx" "server CPU µs"
+printf '%-28s %10s %10s %10s %12s %14s\n' "POST /api/v1/codes/verify" "$(value rps "$verify")" "$(value p50_ms "$verify")" "$(value p99_ms "$verify")" "$(value errors_status "$verify")" "$verify_cpu"
+printf '%-28s %10s %10s %10s %12s %14s\n' "POST /api/v1/scans" "$(value rps "$scans")" "$(value p50_ms "$scans")" "$(value p99_ms "$scans")" "$(value errors_status "$scans")" "$scans_cpu"
 python3 - "$(value rps "$scans")" "$(value rps "$verify")" "$(value requests "$scans")" "$(value errors_status "$scans")" "$visits" "$rss_kib" <<'PY'
 import sys
 scans, verify, sent, bad, visits, rss = (float(x) for x in sys.argv[1:])

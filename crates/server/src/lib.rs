@@ -26,6 +26,7 @@ pub mod risk;
 pub mod routes;
 pub mod rules_in_force;
 pub mod settings;
+pub mod signature_batch;
 pub mod state;
 pub mod trace_job;
 pub mod validate;

@@ -6,6 +6,7 @@
 
 pub mod alg;
 pub mod base45;
+pub mod batch;
 pub mod claims;
 pub mod code;
 pub mod foreign;
@@ -24,4 +25,4 @@ pub use keyring::{IssuerKey, Keyring, KeyringError};
 pub use report::{Format, Report, ReportError, Steps};
 pub use trust_list::{SignedTrustList, TrustList, TrustListError, TrustListPayload};
 pub use venue_code::{VENUE_PREFIX, VenueCode, check_venue_code, sign_venue_code};
-pub use verify::{Verified, VerifyOptions, check, detect, verify};
+pub use verify::{Opened, Signed, Verified, VerifyOptions, check, check_many, detect, open, verify};

@@ -8,6 +8,7 @@
 //! The payload is signed as bytes, so no JSON canonicalisation is needed.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -116,7 +117,8 @@ pub struct Trusted {
 #[derive(Debug, Clone)]
 pub struct TrustList {
     pub payload: TrustListPayload,
-    by_kid: HashMap<Vec<u8>, Trusted>,
+    /// Shared, so a code opened for a batched signature check can hold its entry cheaply.
+    by_kid: HashMap<Vec<u8>, Arc<Trusted>>,
 }
 
 impl TrustList {
@@ -163,7 +165,7 @@ impl TrustList {
             let region = RegionCode::parse(&e.region).map_err(|_| bad("unknown region"))?;
             let trusted =
                 Trusted { key, region, node: e.node.clone(), not_before: e.not_before, not_after: e.not_after };
-            if by_kid.insert(trusted.key.kid().to_vec(), trusted).is_some() {
+            if by_kid.insert(trusted.key.kid().to_vec(), Arc::new(trusted)).is_some() {
                 return Err(bad("listed twice"));
             }
         }
@@ -171,7 +173,11 @@ impl TrustList {
     }
 
     pub fn get(&self, kid: &[u8]) -> Option<&Trusted> {
-        self.by_kid.get(kid)
+        self.by_kid.get(kid).map(|t| &**t)
+    }
+
+    pub(crate) fn get_shared(&self, kid: &[u8]) -> Option<Arc<Trusted>> {
+        self.by_kid.get(kid).cloned()
     }
 
     pub fn len(&self) -> usize {

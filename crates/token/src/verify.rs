@@ -1,10 +1,12 @@
 //! The offline verifier of our codes. Every step is recorded in the [`Report`]; the first
 //! failure names its own error code (listed in `docs/token-format.md`).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use crate::alg::hex;
+use crate::alg::{PublicKey, hex};
 use crate::claims::{CodeKind, HealthClaims};
 use crate::code::{PREFIX, parse_cose};
 use crate::report::{Format, Report};
@@ -61,15 +63,35 @@ pub fn check(text: &str, trust: &TrustList, opts: VerifyOptions) -> Result<Verif
     }
 }
 
-/// The steps every signed text of ours shares (prefix, Base45, inflate, COSE, signature),
-/// recorded in the report; on success the signed payload, the trust-list entry of its key and
-/// the key id. Health codes and venue codes (`venue_code.rs`) both go through here.
-pub(crate) fn open_signed<'t>(
-    text: &str,
-    prefix: &str,
-    trust: &'t TrustList,
-    r: &mut Report,
-) -> Option<(Vec<u8>, &'t Trusted, Vec<u8>)> {
+/// What a signature check needs: the key, the signed bytes (the COSE `Sig_structure`) and
+/// the signature. Checked alone ([`PublicKey::verify`](crate::PublicKey::verify)) or with
+/// others ([`crate::batch::verify_signatures`]).
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub key: PublicKey,
+    pub message: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+impl Signed {
+    /// The single-signature check (Ed25519 strictly).
+    pub fn verify(&self) -> bool {
+        self.key.verify(&self.message, &self.signature)
+    }
+}
+
+/// A signed text of ours whose envelope steps (prefix, Base45, inflate, COSE, algorithm, key)
+/// passed and were recorded: only the signature and what follows it are left.
+pub(crate) struct Envelope {
+    pub signed: Signed,
+    pub payload: Vec<u8>,
+    pub entry: Arc<Trusted>,
+    pub kid: Vec<u8>,
+}
+
+/// The envelope steps every signed text of ours shares, recorded in the report. Health codes
+/// and venue codes (`venue_code.rs`) both go through here.
+pub(crate) fn open_envelope(text: &str, prefix: &str, trust: &TrustList, r: &mut Report) -> Option<Envelope> {
     let text = text.trim();
     let Some(b45) = text.strip_prefix(prefix) else {
         r.steps.prefix = Some(false);
@@ -114,7 +136,7 @@ pub(crate) fn open_signed<'t>(
         r.fail("alg_not_allowed", "the algorithm is not EdDSA or ES256");
         return None;
     };
-    let Some(entry) = trust.get(&parsed.kid) else {
+    let Some(entry) = trust.get_shared(&parsed.kid) else {
         r.steps.signature = Some(false);
         r.fail("kid_unknown", format!("key {} is not in the trust list", hex(&parsed.kid)));
         return None;
@@ -124,22 +146,96 @@ pub(crate) fn open_signed<'t>(
         r.fail("alg_mismatch", format!("key {} is {}, the token says {alg}", hex(&parsed.kid), entry.key.alg()));
         return None;
     }
-    if parsed
-        .sign1
-        .verify_signature(b"", |sig, data| if entry.key.verify(data, sig) { Ok(()) } else { Err(()) })
-        .is_err()
-    {
-        r.steps.signature = Some(false);
+    let message = parsed.sign1.tbs_data(b"");
+    let sign1 = parsed.sign1;
+    let signed = Signed { key: entry.key.clone(), message, signature: sign1.signature };
+    Some(Envelope { signed, payload: sign1.payload.unwrap_or_default(), entry, kid: parsed.kid })
+}
+
+/// Records the signature step's outcome; the envelope's payload when it verified.
+pub(crate) fn signature_step(
+    envelope: Envelope,
+    valid: bool,
+    r: &mut Report,
+) -> Option<(Vec<u8>, Arc<Trusted>, Vec<u8>)> {
+    r.steps.signature = Some(valid);
+    if !valid {
         r.fail("signature_invalid", "the signature does not verify");
         return None;
     }
-    r.steps.signature = Some(true);
-    let payload = parsed.sign1.payload.unwrap_or_default();
-    Some((payload, entry, parsed.kid))
+    Some((envelope.payload, envelope.entry, envelope.kid))
+}
+
+/// The envelope steps and the signature, checked alone: on success the signed payload, the
+/// trust-list entry of its key and the key id.
+pub(crate) fn open_signed(
+    text: &str,
+    prefix: &str,
+    trust: &TrustList,
+    r: &mut Report,
+) -> Option<(Vec<u8>, Arc<Trusted>, Vec<u8>)> {
+    let envelope = open_envelope(text, prefix, trust, r)?;
+    let valid = envelope.signed.verify();
+    signature_step(envelope, valid, r)
+}
+
+/// A health code opened up to its signature: every step before it passed. Its signature is
+/// checked alone or in a batch with others', then [`Opened::finish`] runs the steps after.
+/// Either way the outcome is [`check`]'s.
+pub struct Opened {
+    report: Report,
+    envelope: Envelope,
+}
+
+/// The steps before the signature; a code that fails one of them is refused here.
+pub fn open(text: &str, trust: &TrustList) -> Result<Opened, Report> {
+    let mut report = Report::new(Some(Format::Healthcode));
+    match open_envelope(text, PREFIX, trust, &mut report) {
+        Some(envelope) => Ok(Opened { report, envelope }),
+        None => Err(report.finish()),
+    }
+}
+
+impl Opened {
+    /// What the signature check needs.
+    pub fn signed(&self) -> &Signed {
+        &self.envelope.signed
+    }
+
+    /// The steps from the signature on, given whether the signature verified.
+    pub fn finish(self, signature_valid: bool, opts: VerifyOptions) -> Result<Verified, Report> {
+        let Opened { mut report, envelope } = self;
+        let verified = signature_step(envelope, signature_valid, &mut report)
+            .and_then(|signed| claims_steps(signed, opts, &mut report, false));
+        verified.ok_or_else(|| report.finish())
+    }
+}
+
+/// Many codes at once, with their signatures verified as a batch ([`crate::batch`]): the same
+/// outcome as [`check`] for each.
+pub fn check_many(codes: &[(&str, VerifyOptions)], trust: &TrustList) -> Vec<Result<Verified, Report>> {
+    let opened: Vec<_> = codes.iter().map(|(text, _)| open(text, trust)).collect();
+    let signed: Vec<&Signed> = opened.iter().filter_map(|o| o.as_ref().ok().map(Opened::signed)).collect();
+    let mut valid = crate::batch::verify_signatures(&signed).into_iter();
+    opened
+        .into_iter()
+        .zip(codes)
+        .map(|(o, (_, opts))| o.and_then(|o| o.finish(valid.next().unwrap_or(false), *opts)))
+        .collect()
 }
 
 fn run(text: &str, trust: &TrustList, opts: VerifyOptions, r: &mut Report, with_json: bool) -> Option<Verified> {
-    let (payload, entry, kid) = open_signed(text, PREFIX, trust, r)?;
+    let signed = open_signed(text, PREFIX, trust, r)?;
+    claims_steps(signed, opts, r, with_json)
+}
+
+/// The steps after the signature: claims, validity period, key usage.
+fn claims_steps(
+    (payload, entry, kid): (Vec<u8>, Arc<Trusted>, Vec<u8>),
+    opts: VerifyOptions,
+    r: &mut Report,
+    with_json: bool,
+) -> Option<Verified> {
     let claims = match HealthClaims::from_cbor(&payload) {
         Ok(c) => c,
         Err(e) => {

@@ -23,7 +23,7 @@ use axum::http::{StatusCode, header};
 use chrono::{DateTime, Utc};
 use healthcode_core::{Color, Role, SubjectId, VenueId};
 use healthcode_store::{ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite};
-use healthcode_token::{CodeKind, VerifyOptions};
+use healthcode_token::{CodeKind, Report, Verified, VerifyOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -128,8 +128,16 @@ fn deny(reason: &'static str, color: Option<Color>, masked_name: Option<String>)
     ScanAnswer { decision: Decision::Deny, color, masked_name, reason: Some(reason) }
 }
 
-/// The decision for one parsed scan at its venue; nothing is written here.
-async fn decide(app: &AppState, device: &str, venue: &VenueRecord, scan: &Scan) -> ApiResult<Outcome> {
+/// The decision for one parsed scan at its venue, given its code's verification (at the
+/// scan's time: an offline device's stored scan is judged as it was made); nothing is
+/// written here.
+async fn decide(
+    app: &AppState,
+    device: &str,
+    venue: &VenueRecord,
+    scan: &Scan,
+    verified: Result<Verified, Report>,
+) -> ApiResult<Outcome> {
     let visit_key = format!("scan:{device}:{}", scan.key);
     let attempt = |reason: &'static str| ScanAttempt {
         attempt_key: Some(visit_key.clone()),
@@ -138,9 +146,7 @@ async fn decide(app: &AppState, device: &str, venue: &VenueRecord, scan: &Scan) 
         at: scan.at,
         reason: reason.to_string(),
     };
-    let trust = app.visits.trust(app)?;
-    // Verified at the scan's time: an offline device's stored scan is judged as it was made.
-    let verified = match healthcode_token::check(&scan.token, &trust, VerifyOptions::at(scan.at)) {
+    let verified = match verified {
         Ok(v) => v,
         Err(report) => {
             let code = report.error.map_or("code_invalid", |e| e.code);
@@ -274,7 +280,9 @@ pub async fn scan(
         return Err(not_bound());
     }
     let venue = bound_venue(&app, &bound).await?;
-    let mut outcome = decide(&app, &device_id, &venue, &scan).await?;
+    let trust = app.visits.trust(&app)?;
+    let verified = app.visits.codes.check(&scan.token, &trust, VerifyOptions::at(scan.at)).await;
+    let mut outcome = decide(&app, &device_id, &venue, &scan, verified).await?;
     let written = match outcome.write.take() {
         Some(w) => app.visits.write(vec![w]).await?.pop(),
         None => None,
@@ -347,10 +355,9 @@ pub async fn batch(
     let now = app.clock.now();
     let flag_after = app.settings.scans.flag_after;
     let mut results = Vec::with_capacity(body.scans.len());
-    // The items judged (their place in `results`, whether late, the outcome), and the
-    // visits they would write (their place in `decided`, the visit).
-    let mut decided = Vec::new();
-    let mut writes = Vec::new();
+    // The items that parsed (their place in `results`, the scan); their codes are verified
+    // together below.
+    let mut parsed_scans = Vec::new();
     for (i, item) in body.scans.into_iter().enumerate() {
         let key = item.get("idempotency_key").and_then(Value::as_str).map(str::to_string);
         let path = |f: &str| format!("scans[{i}].{f}");
@@ -375,11 +382,7 @@ pub async fn batch(
             results.push(rejected(key, e));
             continue;
         }
-        let mut outcome = decide(&app, &device_id, &venue, &scan).await?;
-        if let Some(w) = outcome.write.take() {
-            writes.push((decided.len(), w));
-        }
-        decided.push((results.len(), now - scan.at > flag_after, outcome));
+        parsed_scans.push((results.len(), scan));
         // Filled in once the batch's visits are written.
         results.push(ItemResult {
             idempotency_key: key,
@@ -390,6 +393,20 @@ pub async fn batch(
             late: false,
             error: None,
         });
+    }
+    let trust = app.visits.trust(&app)?;
+    let codes: Vec<_> = parsed_scans.iter().map(|(_, s)| (s.token.as_str(), VerifyOptions::at(s.at))).collect();
+    let verified = healthcode_token::check_many(&codes, &trust);
+    // The items judged (their place in `results`, whether late, the outcome), and the
+    // visits they would write (their place in `decided`, the visit).
+    let mut decided = Vec::new();
+    let mut writes = Vec::new();
+    for ((slot, scan), verified) in parsed_scans.into_iter().zip(verified) {
+        let mut outcome = decide(&app, &device_id, &venue, &scan, verified).await?;
+        if let Some(w) = outcome.write.take() {
+            writes.push((decided.len(), w));
+        }
+        decided.push((slot, now - scan.at > flag_after, outcome));
     }
     // One group commit for the batch's visits, then each item's final answer.
     let (slots, writes): (Vec<usize>, Vec<Pending>) = writes.into_iter().unzip();
@@ -431,7 +448,7 @@ pub struct VerifyAnswer {
 /// personal data in the answer, no database access: the checkpoint's offline decision, served.
 pub async fn verify(State(app): State<AppState>, ApiJson(body): ApiJson<VerifyBody>) -> ApiResult<Json<VerifyAnswer>> {
     let trust = app.visits.trust(&app)?;
-    Ok(Json(match healthcode_token::check(&body.token, &trust, VerifyOptions::at(app.clock.now())) {
+    Ok(Json(match app.visits.codes.check(&body.token, &trust, VerifyOptions::at(app.clock.now())).await {
         Ok(v) => VerifyAnswer { valid: true, color: v.claims.color, kind: Some(v.claims.kind), error: None },
         Err(r) => VerifyAnswer { valid: false, color: None, kind: None, error: r.error },
     }))

@@ -419,6 +419,60 @@ async fn concurrent_scans_are_each_committed_before_their_answer() {
     app.shutdown().await;
 }
 
+/// The same code with the last byte of its signature changed: it reaches the signature check.
+fn forge_signature(token: &str) -> String {
+    use healthcode_token::{base45, code, inflate};
+    let mut cose = inflate::inflate(&base45::decode(&token[5..]).unwrap()).unwrap();
+    *cose.last_mut().unwrap() ^= 1;
+    code::wrap(&cose)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scans_verified_together_are_each_decided_as_alone() {
+    // Scans in flight have their signatures checked as one batch; a forged code among them
+    // is denied with its own reason and recorded, and the good ones pass and are stored.
+    let app = spawn_app(Backend::Sqlite).await;
+    let citizen = app.register("13900000001", 1).await;
+    let subject = app.subject_of(&citizen).await;
+    let g = gate(&app, "transit").await;
+    let now = app.clock_now();
+    let good = token(&app, &subject, Color::Green, now, None);
+    let forged = forge_signature(&good);
+    let expired = token(&app, &subject, Color::Green, now - Duration::minutes(10), None);
+    let codes: Vec<(&str, Option<&str>)> =
+        vec![(&good, None), (&forged, Some("signature_invalid")), (&good, None), (&expired, Some("expired"))];
+    let tasks: Vec<_> = (0..160)
+        .map(|i| {
+            let (code, reason) = codes[i % codes.len()];
+            let req = app.client.post(app.url("/api/v1/scans")).bearer_auth(&g.device);
+            let body = scan(code, &g.venue, now, &format!("m{i}"));
+            let reason = reason.map(str::to_string);
+            tokio::spawn(async move {
+                let r = req.json(&body).send().await.unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+                let a: Value = r.json().await.unwrap();
+                match reason {
+                    None => assert_eq!((a["decision"].as_str(), a["reason"].as_str()), (Some("pass"), None), "{a}"),
+                    Some(r) => assert_eq!((a["decision"].as_str(), a["reason"].as_str()), (Some("deny"), Some(&*r))),
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(visits_of(&app, &subject).await.len(), 80);
+    let venue = VenueId::parse(&g.venue).unwrap();
+    let attempts =
+        app.store.scan_attempts_at(&venue, now - Duration::hours(1), now + Duration::hours(1)).await.unwrap();
+    assert_eq!(attempts.iter().filter(|a| a.reason == "signature_invalid").count(), 40);
+    assert_eq!(attempts.iter().filter(|a| a.reason == "expired").count(), 40);
+    // The verify-only endpoint shares the batch and says the same.
+    let r = app.post("/api/v1/codes/verify", None, &json!({"token": forged})).await;
+    let a: Value = r.json().await.unwrap();
+    assert_eq!((a["valid"].as_bool(), a["error"]["code"].as_str()), (Some(false), Some("signature_invalid")));
+}
+
 #[tokio::test]
 async fn paper_registers_import_as_visits_of_registered_people_only() {
     let app = spawn_app(Backend::Sqlite).await;

@@ -1,5 +1,6 @@
 //! Our own token format end to end: issue, render, scan, verify, rotate, tamper.
 
+mod batch;
 mod robustness;
 mod venue_code;
 
