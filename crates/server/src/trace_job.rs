@@ -39,9 +39,13 @@ impl Traced {
 }
 
 fn visit(v: TraceVisit) -> Visit {
-    // The store's key of a visit is the key together with its entry time.
-    let key = format!("{}@{}", v.visit_key, v.entered_at.timestamp_micros());
-    Visit { key, subject: v.subject_id, venue_id: v.venue_id, entered_at: v.entered_at, left_at: v.left_at }
+    Visit {
+        key: v.visit_key,
+        subject: v.subject_id,
+        venue_id: v.venue_id,
+        entered_at: v.entered_at,
+        left_at: v.left_at,
+    }
 }
 
 /// Adds to `data` what tracing needs to find who was near each person in their range.
@@ -68,7 +72,8 @@ async fn gather(
         }
     }
     let there = store.trace_visits_at(&merged, params.longest_visit).await?;
-    data.add_visits(own.into_iter().chain(there).map(visit));
+    data.add_visits(own.into_iter().map(visit));
+    data.add_visits_at_venues(there.into_iter().map(visit));
     let missing = data.venues_missing();
     let venues = store.trace_venues(&missing).await?;
     data.add_venues(venues);

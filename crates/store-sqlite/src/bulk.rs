@@ -1,18 +1,23 @@
-//! Bulk inserts: one prepared statement stepped in a tight loop on the writer connection.
+//! Bulk inserts: one prepared statement stepped in a tight loop on the writer connection;
+//! and its read-side twin, many small seeks on a reader connection.
 //!
 //! sqlx runs every statement through its connection's worker thread with boxed arguments;
 //! for an import of millions of rows that costs more than SQLite's own work. Here the writer
 //! connection is taken from its pool, its raw handle locked out of sqlx's worker
 //! (`lock_handle`), and the rows bound, stepped and reset on a blocking thread, all in one
-//! transaction. This file is the only `unsafe` code of the crate.
+//! transaction. Tracing's thousands of index seeks per job go the same way on a reader
+//! connection ([`read`]: one read transaction, rows handed to a closure as borrowed columns).
+//! This file is the only `unsafe` code of the crate.
 //!
 //! Safety argument, once for the whole file: the `sqlite3*` comes from a
 //! `LockedSqliteHandle`, which guarantees that sqlx's worker makes no call on it while the
 //! lock lives, and the lock lives (on the same thread) for the whole use of the handle. Text
 //! and blobs are bound with `SQLITE_STATIC`: they borrow from `rows`, which outlives the
-//! statement's `step` and is unbound by `reset` before the next row.
+//! statement's `step` and is unbound by `reset` before the next row. Columns read from a
+//! result row ([`Row`]) borrow the statement and cannot outlive the step that made them.
 
 use std::ffi::{CStr, CString, c_int};
+use std::marker::PhantomData;
 use std::ptr::{NonNull, null_mut};
 
 use healthcode_store::{StoreError, StoreResult};
@@ -43,7 +48,49 @@ where
     R: Send + 'static,
     W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
 {
-    locked(writer, Some(restore_cache_kib), work).await
+    locked(writer, Some(restore_cache_kib), Commit::Once, work).await
+}
+
+/// As [`write`], but `work` makes its own transactions ([`Db::transaction`], one per batch):
+/// for loads too large for one transaction (its WAL would grow to the size of the load).
+pub(crate) async fn write_batches<R, W>(writer: &SqlitePool, restore_cache_kib: i64, work: W) -> StoreResult<R>
+where
+    R: Send + 'static,
+    W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
+{
+    locked(writer, Some(restore_cache_kib), Commit::ByWork, work).await
+}
+
+/// Runs `work` on a reader connection, on a blocking thread, in one read transaction (every
+/// statement of `work` sees the same commits). Several calls at once use several connections
+/// of the pool, so they read in parallel.
+pub(crate) async fn read<R, W>(reader: &SqlitePool, work: W) -> StoreResult<R>
+where
+    R: Send + 'static,
+    W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
+{
+    let mut conn = reader.acquire().await.map_err(crate::db_err)?;
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let mut locked = runtime.block_on(conn.lock_handle()).map_err(crate::db_err)?;
+        let db = Db(locked.as_raw_handle());
+        db.exec("BEGIN")?;
+        let result = work(&db);
+        // A read transaction has nothing to keep: ending it only releases the snapshot.
+        let ended = db.exec("COMMIT");
+        let outcome = result?;
+        ended?;
+        Ok(outcome)
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("bulk read task: {e}")))?
+}
+
+/// Who commits: the helper, around all of `work`; or `work`, batch by batch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    Once,
+    ByWork,
 }
 
 /// As [`write`], with the writer's usual page cache: for small transactions that come often
@@ -53,10 +100,10 @@ where
     R: Send + 'static,
     W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
 {
-    locked(writer, None, work).await
+    locked(writer, None, Commit::Once, work).await
 }
 
-async fn locked<R, W>(writer: &SqlitePool, restore_cache_kib: Option<i64>, work: W) -> StoreResult<R>
+async fn locked<R, W>(writer: &SqlitePool, restore_cache_kib: Option<i64>, commit: Commit, work: W) -> StoreResult<R>
 where
     R: Send + 'static,
     W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
@@ -68,9 +115,10 @@ where
     tokio::task::spawn_blocking(move || {
         let mut locked = runtime.block_on(conn.lock_handle()).map_err(crate::db_err)?;
         let db = Db(locked.as_raw_handle());
-        let Some(restore) = restore_cache_kib else { return db.transaction(work) };
+        let run = |work: W| if commit == Commit::Once { db.transaction(work) } else { work(&db) };
+        let Some(restore) = restore_cache_kib else { return run(work) };
         db.exec(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
-        let result = db.transaction(work);
+        let result = run(work);
         let restored = db.exec(&format!("PRAGMA cache_size = {restore}"));
         let outcome = result?;
         restored?;
@@ -90,14 +138,15 @@ impl Db {
         StoreError::Backend(format!("{what}: {}", msg.to_string_lossy()))
     }
 
-    fn exec(&self, sql: &str) -> StoreResult<()> {
+    pub(crate) fn exec(&self, sql: &str) -> StoreResult<()> {
         let sql = CString::new(sql).map_err(|_| StoreError::Backend("SQL with a NUL byte".into()))?;
         // SAFETY: a valid handle and a NUL-terminated statement; no callback.
         let rc = unsafe { ffi::sqlite3_exec(self.0.as_ptr(), sql.as_ptr(), None, null_mut(), null_mut()) };
         if rc == ffi::SQLITE_OK { Ok(()) } else { Err(self.error("exec")) }
     }
 
-    fn transaction<R>(&self, work: impl FnOnce(&Db) -> StoreResult<R>) -> StoreResult<R> {
+    /// Runs `work` in one write transaction: committed if it succeeds, rolled back if not.
+    pub(crate) fn transaction<R>(&self, work: impl FnOnce(&Db) -> StoreResult<R>) -> StoreResult<R> {
         self.exec("BEGIN IMMEDIATE")?;
         match work(self).and_then(|r| self.exec("COMMIT").map(|()| r)) {
             Ok(r) => Ok(r),
@@ -215,6 +264,58 @@ impl<'db> Statement<'db> {
         });
         self.reset();
         text
+    }
+}
+
+impl Statement<'_> {
+    /// Binds one set of values and calls `each` with every result row.
+    pub(crate) fn query_each(
+        &self,
+        values: &[Value<'_>],
+        mut each: impl FnMut(&Row<'_>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        let result = self.bind(values).and_then(|()| {
+            loop {
+                // SAFETY: a valid, fully bound statement on a locked handle.
+                match unsafe { ffi::sqlite3_step(self.raw.as_ptr()) } {
+                    ffi::SQLITE_ROW => each(&Row { raw: self.raw, _step: PhantomData })?,
+                    ffi::SQLITE_DONE => return Ok(()),
+                    _ => return Err(self.db.error("query")),
+                }
+            }
+        });
+        self.reset();
+        result
+    }
+}
+
+/// The current result row of a statement, valid until its next step.
+pub(crate) struct Row<'s> {
+    raw: NonNull<ffi::sqlite3_stmt>,
+    _step: PhantomData<&'s ()>,
+}
+
+impl Row<'_> {
+    /// Column `i` as text (NULL reads as empty); borrowed from SQLite until the next step.
+    pub(crate) fn text(&self, i: c_int) -> StoreResult<&str> {
+        let s = self.raw.as_ptr();
+        // SAFETY: column `i` of the current row; the pointer stays valid until the next step,
+        // which the borrow of `self` (tied to this row) rules out.
+        let p = unsafe { ffi::sqlite3_column_text(s, i) };
+        if p.is_null() {
+            return Ok("");
+        }
+        // SAFETY: as above; sqlite3_column_bytes follows sqlite3_column_text.
+        let n = unsafe { ffi::sqlite3_column_bytes(s, i) } as usize;
+        // SAFETY: `n` bytes at `p`, owned by SQLite while this row lives.
+        let bytes = unsafe { std::slice::from_raw_parts(p, n) };
+        std::str::from_utf8(bytes).map_err(|_| StoreError::Corrupt(format!("column {i}: not UTF-8")))
+    }
+
+    /// Column `i` as an integer (NULL reads as 0).
+    pub(crate) fn int(&self, i: c_int) -> i64 {
+        // SAFETY: column `i` of the current row of a valid statement.
+        unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), i) }
     }
 }
 

@@ -25,6 +25,11 @@ mod migrate;
 mod tracing;
 mod visits;
 
+/// Connections of the read pool (opened as needed). Tracing reads its thousands of index
+/// seeks on all of them at once (`tracing.rs`): on a database larger than memory they wait
+/// on the disk, which answers more reads at once the more are asked.
+const READERS: u32 = 16;
+
 /// The page cache of each connection (`cache_size`, negative: KiB): 128 MiB, a budget rather
 /// than an allocation. Bulk imports raise the writer's for their duration (`bulk.rs`).
 const CACHE_SIZE_KIB: i64 = -131072;
@@ -217,8 +222,11 @@ impl SqliteStore {
             .pragma("cache_size", CACHE_SIZE_KIB.to_string());
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db_err)?;
         migrate::run(&writer).await?;
-        let reader =
-            SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await.map_err(db_err)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(db_err)?;
         Ok(Self { writer, reader })
     }
 

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "overrides_quarantines", include_str!("../migrations/0008_overrides_quarantines.sql")),
     (9, "stays_by_phone", include_str!("../migrations/0009_stays_by_phone.sql")),
     (10, "review_queue", include_str!("../migrations/0010_review_queue.sql")),
+    (11, "visits_by_venue", include_str!("../migrations/0011_visits_by_venue.sql")),
 ];
 
 pub async fn run(pool: &SqlitePool) -> StoreResult<()> {

@@ -1,5 +1,9 @@
-//! Contact tracing on SQLite: batched reads as a `VALUES` table joined to the indexed tables
-//! (one statement per chunk of people, venues or vehicles), writes in one transaction.
+//! Contact tracing on SQLite. Visits, the bulk of a job's reads (thousands of windows), are
+//! read by prepared statements on raw reader handles, one index seek per window, in parallel
+//! parts (`bulk::read`); the table is clustered by venue and time (migration 0011), so a
+//! venue window is one run of rows. The rest (venues, households, trips) are batched reads as
+//! a `VALUES` table joined to the indexed tables, one statement per chunk. Writes in one
+//! transaction.
 
 use chrono::{NaiveDate, TimeDelta};
 use healthcode_core::SubjectId;
@@ -9,20 +13,12 @@ use healthcode_store::*;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use crate::bulk::{self, Value};
+
 use super::{OFFICER_SCOPE, SqliteStore, db_err, insert_audit, micros, opt_time, time};
 
 fn values(rows: usize, columns: usize) -> String {
     codec::placeholders(rows, columns, false)
-}
-
-fn visit_from_row(r: &SqliteRow) -> StoreResult<TraceVisit> {
-    Ok(TraceVisit {
-        visit_key: r.try_get("visit_key").map_err(db_err)?,
-        subject_id: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
-        venue_id: r.try_get("venue_id").map_err(db_err)?,
-        entered_at: time(r.try_get("entered_at").map_err(db_err)?)?,
-        left_at: time(r.try_get("left_at").map_err(db_err)?)?,
-    })
 }
 
 fn seat_from_row(r: &SqliteRow, subject_id: SubjectId) -> StoreResult<TraceSeat> {
@@ -51,23 +47,100 @@ fn case_from_row(r: &SqliteRow) -> StoreResult<TraceCaseRecord> {
     })
 }
 
-/// Reads of many chunks run in two halves at once, on two of the read pool's connections:
-/// each chunk is an index seek per key, bound by the CPU, and SQLite reads in parallel.
-async fn in_two<'a, T, F, Fut>(items: &'a [T], read: F) -> StoreResult<Vec<TraceVisit>>
-where
-    F: Fn(&'a [T]) -> Fut,
-    Fut: std::future::Future<Output = StoreResult<Vec<TraceVisit>>>,
-{
-    if items.len() <= TRACE_CHUNK {
-        return read(items).await;
-    }
-    let (a, b) = items.split_at(items.len() / 2);
-    let (mut first, second) = tokio::try_join!(read(a), read(b))?;
-    first.extend(second);
-    Ok(first)
+/// Parts a batch of visit seeks is split into, each read at once on its own reader
+/// connection: the seeks are independent and SQLite reads in parallel. On a table larger
+/// than memory most seeks wait on the disk, which answers more reads at once the more are
+/// asked (here: one at a time ~6k/s, four ~21k/s, sixteen ~77k/s), so many more parts than
+/// cores. As many as the read pool has connections (`READERS` in lib.rs).
+const READ_PARTS: usize = crate::READERS as usize;
+
+/// Below this many seeks one connection does them all (a lone case: a handful of seeks).
+const SEEKS_PER_PART_MIN: usize = 64;
+
+/// One index seek: rows with `key` (a venue or a person); for visits, entered in `[lo, to)`
+/// and left after `from`.
+#[derive(Clone)]
+struct Seek {
+    key: String,
+    lo: i64,
+    from: i64,
+    to: i64,
 }
 
-const VISIT_COLUMNS: &str = "v.visit_key, v.subject_id, v.venue_id, v.entered_at, v.left_at";
+/// Visits of a person in a window, from the covering index `visits_subject`: a person has a
+/// few visits a day, so no lower bound on entry is needed (`lo` is the minimum).
+const VISITS_OF: &str = "SELECT visit_key, subject_id, venue_id, entered_at, left_at FROM visits \
+     WHERE subject_id = ?1 AND entered_at >= ?2 AND entered_at < ?4 AND left_at > ?3";
+
+/// Visits at a venue in a window: one run of the table's primary key (venue, entry), from the
+/// longest visit before the window's start.
+const VISITS_AT: &str = "SELECT visit_key, subject_id, venue_id, entered_at, left_at FROM visits \
+     WHERE venue_id = ?1 AND entered_at >= ?2 AND entered_at < ?4 AND left_at > ?3";
+
+const VENUE: &str = "SELECT venue_id, name, category FROM venues WHERE venue_id = ?1";
+
+/// The values a seek binds to its statement: the key, and for visits the three times.
+fn visit_values(s: &Seek) -> Vec<Value<'_>> {
+    vec![Value::Text(&s.key), Value::Int(s.lo), Value::Int(s.from), Value::Int(s.to)]
+}
+
+fn key_value(s: &Seek) -> Vec<Value<'_>> {
+    vec![Value::Text(&s.key)]
+}
+
+fn visit_from(r: &bulk::Row<'_>) -> StoreResult<TraceVisit> {
+    Ok(TraceVisit {
+        visit_key: r.text(0)?.to_string(),
+        subject_id: codec::subject(r.text(1)?)?,
+        venue_id: r.text(2)?.to_string(),
+        entered_at: time(r.int(3))?,
+        left_at: time(r.int(4))?,
+    })
+}
+
+fn venue_from(r: &bulk::Row<'_>) -> StoreResult<TraceVenue> {
+    Ok(TraceVenue { venue_id: r.text(0)?.to_string(), name: r.text(1)?.to_string(), category: r.text(2)?.to_string() })
+}
+
+/// Runs `seeks` of one statement on raw reader handles (a prepared statement stepped per
+/// seek, no per-row sqlx cost), in up to [`READ_PARTS`] parts at once.
+async fn seek_all<T: Send + 'static>(
+    reader: &sqlx::SqlitePool,
+    sql: &'static str,
+    mut seeks: Vec<Seek>,
+    values: fn(&Seek) -> Vec<Value<'_>>,
+    decode: fn(&bulk::Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    // In key order, cut into contiguous parts: each part reads neighbouring pages of the
+    // index, and a page shared by neighbouring keys is read once.
+    seeks.sort_by(|a, b| a.key.cmp(&b.key).then(a.from.cmp(&b.from)));
+    let parts = seeks.len().div_ceil(SEEKS_PER_PART_MIN).clamp(1, READ_PARTS);
+    let per_part = seeks.len().div_ceil(parts).max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for part in seeks.chunks(per_part) {
+        let (reader, part) = (reader.clone(), part.to_vec());
+        tasks.spawn(async move {
+            bulk::read(&reader, move |db| {
+                let statement = db.prepare(sql)?;
+                let mut out = Vec::new();
+                for s in &part {
+                    statement.query_each(&values(s), |r| {
+                        out.push(decode(r)?);
+                        Ok(())
+                    })?;
+                }
+                Ok(out)
+            })
+            .await
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        out.extend(done.map_err(|e| StoreError::Backend(format!("tracing read task: {e}")))??);
+    }
+    Ok(out)
+}
+
 const TRIP_COLUMNS: &str = "t.record_id, t.carrier, t.number, t.date, t.coach, t.seat_row, t.seat";
 
 impl SqliteStore {
@@ -139,26 +212,11 @@ impl SqliteStore {
     }
 
     pub(crate) async fn trace_visits_of_impl(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
-        in_two(wanted, |part| self.visits_of_part(part)).await
-    }
-
-    async fn visits_of_part(&self, wanted: &[SubjectWindow]) -> StoreResult<Vec<TraceVisit>> {
-        let mut out = Vec::new();
-        for chunk in wanted.chunks(TRACE_CHUNK) {
-            let sql = format!(
-                "WITH w(s, f, t) AS (VALUES {}) SELECT {VISIT_COLUMNS} FROM w \
-                 JOIN visits v ON v.subject_id = w.s AND v.entered_at < w.t AND v.left_at > w.f",
-                values(chunk.len(), 3)
-            );
-            let mut q = sqlx::query(&sql);
-            for w in chunk {
-                q = q.bind(w.subject_id.as_str()).bind(micros(w.from)).bind(micros(w.to));
-            }
-            for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
-                out.push(visit_from_row(&r)?);
-            }
-        }
-        Ok(out)
+        let seeks = wanted
+            .iter()
+            .map(|w| Seek { key: w.subject_id.to_string(), lo: i64::MIN, from: micros(w.from), to: micros(w.to) })
+            .collect();
+        seek_all(&self.reader, VISITS_OF, seeks, visit_values, visit_from).await
     }
 
     pub(crate) async fn trace_visits_at_impl(
@@ -166,50 +224,21 @@ impl SqliteStore {
         wanted: &[VenueWindow],
         longest: TimeDelta,
     ) -> StoreResult<Vec<TraceVisit>> {
-        in_two(wanted, |part| self.visits_at_part(part, longest)).await
-    }
-
-    async fn visits_at_part(&self, wanted: &[VenueWindow], longest: TimeDelta) -> StoreResult<Vec<TraceVisit>> {
-        let mut out = Vec::new();
-        for chunk in wanted.chunks(TRACE_CHUNK) {
-            let sql = format!(
-                "WITH w(venue, lo, f, t) AS (VALUES {}) SELECT {VISIT_COLUMNS} FROM w \
-                 JOIN visits v ON v.venue_id = w.venue AND v.entered_at >= w.lo AND v.entered_at < w.t \
-                 AND v.left_at > w.f",
-                values(chunk.len(), 4)
-            );
-            let mut q = sqlx::query(&sql);
-            for w in chunk {
-                let lo = w.from.checked_sub_signed(longest).unwrap_or(w.from);
-                q = q.bind(&w.venue_id).bind(micros(lo)).bind(micros(w.from)).bind(micros(w.to));
-            }
-            for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
-                out.push(visit_from_row(&r)?);
-            }
-        }
-        Ok(out)
+        let seeks = wanted
+            .iter()
+            .map(|w| Seek {
+                key: w.venue_id.clone(),
+                lo: micros(w.from.checked_sub_signed(longest).unwrap_or(w.from)),
+                from: micros(w.from),
+                to: micros(w.to),
+            })
+            .collect();
+        seek_all(&self.reader, VISITS_AT, seeks, visit_values, visit_from).await
     }
 
     pub(crate) async fn trace_venues_impl(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>> {
-        let mut out = Vec::new();
-        for chunk in ids.chunks(TRACE_CHUNK) {
-            let sql = format!(
-                "SELECT venue_id, name, category FROM venues WHERE venue_id IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            for r in q.fetch_all(&self.reader).await.map_err(db_err)? {
-                out.push(TraceVenue {
-                    venue_id: r.try_get("venue_id").map_err(db_err)?,
-                    name: r.try_get("name").map_err(db_err)?,
-                    category: r.try_get("category").map_err(db_err)?,
-                });
-            }
-        }
-        Ok(out)
+        let seeks = ids.iter().map(|id| Seek { key: id.clone(), lo: 0, from: 0, to: 0 }).collect();
+        seek_all(&self.reader, VENUE, seeks, key_value, venue_from).await
     }
 
     pub(crate) async fn trace_households_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>> {

@@ -18,6 +18,8 @@ fn random_name() -> String {
     format!("{nanos}-{}", SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
+mod visits_layout;
+
 healthcode_store::store_conformance_tests!(fresh_store());
 
 /// Reopening a database applies no migration twice and keeps the data.

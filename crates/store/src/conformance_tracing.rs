@@ -15,6 +15,7 @@ macro_rules! store_tracing_conformance_tests {
         $crate::store_tracing_conformance_tests!(@each $make;
             a_reported_case_is_stored_with_its_case_status_and_audit_in_scope_only,
             tracing_reads_visits_of_many_people_and_venues_in_one_call,
+            tracing_reads_of_hundreds_of_windows_find_what_each_window_alone_finds,
             tracing_reads_households_and_trips_in_batches,
             exposures_are_stored_once_per_case_person_and_kind,
         );
@@ -206,6 +207,61 @@ pub async fn tracing_reads_visits_of_many_people_and_venues_in_one_call(store: &
             TraceVenue { venue_id: "v_gym".into(), name: "v_gym name".into(), category: "other".into() },
         ]
     );
+}
+
+/// An outbreak day's job asks for hundreds of windows at once (a backend may split them and
+/// read the parts in parallel): the answer is exactly the union of asking window by window.
+pub async fn tracing_reads_of_hundreds_of_windows_find_what_each_window_alone_finds(store: &dyn Store) {
+    const VENUES: i64 = 30;
+    let venues: Vec<String> = (0..VENUES).map(|i| format!("v_many{i:02}")).collect();
+    for v in &venues {
+        store.venue_insert(&venue(v, VenueCategory::Restaurant)).await.unwrap();
+    }
+    let people: Vec<PersonRecord> = (0..200).map(|_| person("420102")).collect();
+    // Each person: three visits at venues and times spread by their number, some overlapping.
+    let mut rows = Vec::new();
+    for (i, p) in people.iter().enumerate() {
+        let i = i as i64;
+        for k in 0..3 {
+            let venue = &venues[((i * 7 + k * 11) % VENUES) as usize];
+            let from = (i * 37 + k * 1_000) % 20_000;
+            rows.push(visit(&format!("m{i}-{k}"), p, venue, from, from + 600 + (i % 5) * 300));
+        }
+    }
+    store.visits_insert(&rows).await.unwrap();
+
+    let subject_windows: Vec<SubjectWindow> = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| SubjectWindow {
+            subject_id: p.subject_id.clone(),
+            from: at((i as i64 * 53) % 15_000),
+            to: at((i as i64 * 53) % 15_000 + 4_000),
+        })
+        .collect();
+    let mut one_by_one = Vec::new();
+    for w in &subject_windows {
+        one_by_one.extend(store.trace_visits_of(std::slice::from_ref(w)).await.unwrap());
+    }
+    let together = store.trace_visits_of(&subject_windows).await.unwrap();
+    assert!(!one_by_one.is_empty());
+    assert_eq!(keys(together), keys(one_by_one));
+
+    let venue_windows: Vec<VenueWindow> = (0..300i64)
+        .map(|i| VenueWindow {
+            venue_id: venues[(i % VENUES) as usize].clone(),
+            from: at((i * 71) % 20_000),
+            to: at((i * 71) % 20_000 + 500),
+        })
+        .collect();
+    let longest = Duration::minutes(30);
+    let mut one_by_one = Vec::new();
+    for w in &venue_windows {
+        one_by_one.extend(store.trace_visits_at(std::slice::from_ref(w), longest).await.unwrap());
+    }
+    let together = store.trace_visits_at(&venue_windows, longest).await.unwrap();
+    assert!(!one_by_one.is_empty());
+    assert_eq!(keys(together), keys(one_by_one));
 }
 
 fn trip(record: &str, who: &PersonRecord, number: &str, coach: &str, row: &str) -> TripRecord {

@@ -2,7 +2,7 @@
 //! person, trips by vehicle and by person, household links.
 //!
 //! Filled by the caller in batches (several store queries may return the same visit; it is
-//! kept once, by its key). Each `add_*` keeps the indexes sorted.
+//! kept once, by its key and entry). Each `add_*` keeps the indexes sorted.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +14,8 @@ use crate::rules::Carrier;
 /// A person's presence at a venue from `entered_at` to `left_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Visit {
-    /// The store's key of the visit (deduplicates batches).
+    /// The store's key of the visit: with `entered_at`, what identifies it (the same visit
+    /// returned by two queries is kept once).
     pub key: String,
     pub subject: SubjectId,
     pub venue_id: String,
@@ -53,18 +54,33 @@ pub(crate) fn vehicle(s: &Seat) -> Vehicle {
 
 #[derive(Debug, Default)]
 pub(crate) struct VenueVisits {
-    /// Sorted by `entered_at`.
+    /// Sorted by `entered_at` (then key), each visit once.
     pub visits: Vec<Visit>,
     /// The longest visit here: how far back from a window's start the sweep must look.
     pub longest: TimeDelta,
+    /// Visits were added since the list was last sorted.
+    unsorted: bool,
+}
+
+/// A person's visits, sorted as a venue's are.
+#[derive(Debug, Default)]
+pub(crate) struct SubjectVisits {
+    visits: Vec<Visit>,
+    unsorted: bool,
+}
+
+/// Sorts by entry then key and drops repeats: the same visit (key and entry) from two batches
+/// sits next to itself once sorted, so no set of keys is needed to keep it once.
+fn sort_dedup(visits: &mut Vec<Visit>) {
+    visits.sort_by(|a, b| a.entered_at.cmp(&b.entered_at).then_with(|| a.key.cmp(&b.key)));
+    visits.dedup_by(|a, b| a.entered_at == b.entered_at && a.key == b.key);
 }
 
 /// Everything one tracing job looks at.
 #[derive(Debug, Default)]
 pub struct TraceData {
-    visit_keys: HashSet<String>,
     pub(crate) by_venue: HashMap<String, VenueVisits>,
-    pub(crate) by_subject: HashMap<SubjectId, Vec<Visit>>,
+    by_subject: HashMap<SubjectId, SubjectVisits>,
     pub(crate) venues: HashMap<String, VenueInfo>,
     seat_keys: HashSet<String>,
     pub(crate) seats_by_subject: HashMap<SubjectId, Vec<Seat>>,
@@ -78,30 +94,50 @@ impl TraceData {
         Self::default()
     }
 
-    /// Adds visits; one already added (same key) is skipped.
+    /// Adds visits of the people traced: indexed by person (their own visits, swept against
+    /// others') and by venue. One already added (same key and entry) is kept once.
     pub fn add_visits(&mut self, visits: impl IntoIterator<Item = Visit>) {
-        let mut venues = HashSet::new();
-        let mut subjects = HashSet::new();
+        self.add(visits, true);
+    }
+
+    /// Adds visits found at venues, indexed by venue only: the people who made them are
+    /// looked for there, not traced from here (a person traced later is added with
+    /// [`add_visits`](Self::add_visits)). Most of a job's visits are these; skipping the
+    /// person index for them halves the work of adding.
+    pub fn add_visits_at_venues(&mut self, visits: impl IntoIterator<Item = Visit>) {
+        self.add(visits, false);
+    }
+
+    fn add(&mut self, visits: impl IntoIterator<Item = Visit>, by_subject: bool) {
+        // Tens of thousands of visits per job: map keys are cloned only for a new venue or
+        // person, and each list is sorted once per call, not per visit.
         for v in visits {
-            if v.left_at <= v.entered_at || !self.visit_keys.insert(v.key.clone()) {
+            if v.left_at <= v.entered_at {
                 continue;
             }
-            venues.insert(v.venue_id.clone());
-            subjects.insert(v.subject.clone());
-            self.by_subject.entry(v.subject.clone()).or_default().push(v.clone());
-            let at = self.by_venue.entry(v.venue_id.clone()).or_default();
+            if by_subject {
+                let mine = match self.by_subject.get_mut(&v.subject) {
+                    Some(list) => list,
+                    None => self.by_subject.entry(v.subject.clone()).or_default(),
+                };
+                mine.visits.push(v.clone());
+                mine.unsorted = true;
+            }
+            let at = match self.by_venue.get_mut(&v.venue_id) {
+                Some(at) => at,
+                None => self.by_venue.entry(v.venue_id.clone()).or_default(),
+            };
             at.longest = at.longest.max(v.left_at - v.entered_at);
             at.visits.push(v);
+            at.unsorted = true;
         }
-        for v in venues {
-            if let Some(at) = self.by_venue.get_mut(&v) {
-                at.visits.sort_by(|a, b| a.entered_at.cmp(&b.entered_at).then_with(|| a.key.cmp(&b.key)));
-            }
+        for at in self.by_venue.values_mut().filter(|at| at.unsorted) {
+            sort_dedup(&mut at.visits);
+            at.unsorted = false;
         }
-        for s in subjects {
-            if let Some(list) = self.by_subject.get_mut(&s) {
-                list.sort_by(|a, b| a.entered_at.cmp(&b.entered_at).then_with(|| a.key.cmp(&b.key)));
-            }
+        for mine in self.by_subject.values_mut().filter(|s| s.unsorted) {
+            sort_dedup(&mut mine.visits);
+            mine.unsorted = false;
         }
     }
 
@@ -144,7 +180,7 @@ impl TraceData {
 
     /// Visits of a person, by entry time.
     pub fn visits_of(&self, subject: &SubjectId) -> &[Visit] {
-        self.by_subject.get(subject).map_or(&[], Vec::as_slice)
+        self.by_subject.get(subject).map_or(&[], |s| s.visits.as_slice())
     }
 
     /// Seats of a person.
