@@ -14,6 +14,17 @@ static TABLE_CSV: &str = include_str!("../data/regions.csv");
 #[serde(try_from = "String", into = "String")]
 pub struct RegionCode(u32);
 
+/// A region code's six ASCII digits ([`RegionCode::digits`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RegionDigits([u8; 6]);
+
+impl RegionDigits {
+    pub fn as_str(&self) -> &str {
+        // Six ASCII digits, made by `digits`, are always UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or("000000")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegionLevel {
@@ -90,6 +101,17 @@ impl RegionCode {
         }
     }
 
+    /// The six digits, without allocating (bulk imports write one per row).
+    pub fn digits(&self) -> RegionDigits {
+        let mut out = [b'0'; 6];
+        let mut n = self.0;
+        for d in out.iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        RegionDigits(out)
+    }
+
     /// The leading digits shared by every region under this one: `42` for 420000, `4201` for
     /// 420100, all six digits for a county. Storage uses it as a `LIKE 'prefix%'` pattern.
     pub fn prefix(&self) -> String {
@@ -127,7 +149,7 @@ impl RegionCode {
 
 impl fmt::Display for RegionCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:06}", self.0)
+        f.write_str(self.digits().as_str())
     }
 }
 
@@ -153,6 +175,15 @@ impl From<RegionCode> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digits_are_the_code_as_written() {
+        for code in ["420102", "110000", "659000"] {
+            let r = RegionCode::parse(code).unwrap();
+            assert_eq!(r.digits().as_str(), code);
+            assert_eq!(r.to_string(), code);
+        }
+    }
 
     #[test]
     fn knows_provinces_cities_and_counties() {

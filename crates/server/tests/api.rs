@@ -698,6 +698,8 @@ async fn partners_import_telecom_stays_with_a_report_per_row() {
     assert_problem(r, StatusCode::BAD_REQUEST, "unknown_column", Some("body")).await;
     let r = post("record_id,phone,region,start\n".into(), "text/csv").await.unwrap();
     assert_problem(r, StatusCode::BAD_REQUEST, "missing_column", Some("body")).await;
+    let r = post("record_id,phone,region,start,end,phone\n".into(), "text/csv").await.unwrap();
+    assert_problem(r, StatusCode::BAD_REQUEST, "duplicate_column", Some("body")).await;
     let r = post(csv.to_string(), "application/json").await.unwrap();
     assert_problem(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None).await;
     // Imports are larger than ordinary bodies: 3,000 rows (~230 KB) go through.

@@ -1,7 +1,5 @@
 //! Parsing one field of an import row. Each error is `(field, code, message)`.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDateTime, Utc};
 use healthcode_core::local_time;
 
@@ -11,12 +9,49 @@ pub fn err(field: &str, code: &'static str, message: impl Into<String>) -> Field
     (Some(field.to_string()), code, message.into())
 }
 
+/// One row's fields as (name, text) pairs. A handful of columns: a linear search by name is
+/// cheaper than hashing it (import rows come by the million), and a CSV reader refills the
+/// values in place, so a row costs no allocation once the buffers have grown.
+#[derive(Debug, Default, Clone)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    /// Empty values under `names` (a CSV header), to be refilled row by row.
+    pub fn named(names: &[String]) -> Self {
+        Self(names.iter().map(|n| (n.clone(), String::new())).collect())
+    }
+
+    /// The value of `name`, as read (untrimmed).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Sets the values in column order, reusing their buffers.
+    pub fn refill<'a>(&mut self, values: impl Iterator<Item = &'a str>) {
+        for ((_, slot), value) in self.0.iter_mut().zip(values) {
+            slot.clear();
+            slot.push_str(value);
+        }
+    }
+
+    fn insert(&mut self, name: String, value: String) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
 /// An NDJSON line as field → text; strings as they are, numbers and booleans in their JSON
 /// form, null as absent.
-pub fn ndjson_row(text: &str) -> Result<HashMap<String, String>, String> {
+pub fn ndjson_row(text: &str) -> Result<Fields, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let serde_json::Value::Object(map) = value else { return Err("not a JSON object".into()) };
-    let mut out = HashMap::new();
+    let mut out = Fields::default();
     for (k, v) in map {
         let text = match v {
             serde_json::Value::Null => continue,
@@ -30,19 +65,19 @@ pub fn ndjson_row(text: &str) -> Result<HashMap<String, String>, String> {
     Ok(out)
 }
 
-pub fn required<'a>(row: &'a HashMap<String, String>, field: &str) -> Result<&'a str, FieldError> {
-    match row.get(field).map(|s| s.trim()) {
+pub fn required<'a>(row: &'a Fields, field: &str) -> Result<&'a str, FieldError> {
+    match row.get(field).map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(err(field, "required", "this field is required")),
     }
 }
 
-pub fn optional<'a>(row: &'a HashMap<String, String>, field: &str) -> Option<&'a str> {
-    row.get(field).map(|s| s.trim()).filter(|s| !s.is_empty())
+pub fn optional<'a>(row: &'a Fields, field: &str) -> Option<&'a str> {
+    row.get(field).map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// A source's record id: 1–128 printable characters.
-pub fn record_id(row: &HashMap<String, String>) -> Result<String, FieldError> {
+pub fn record_id(row: &Fields) -> Result<String, FieldError> {
     let v = required(row, "record_id")?;
     if v.chars().count() > 128 || v.chars().any(char::is_control) {
         return Err(err("record_id", "record_id_format", "a record id has 1–128 printable characters"));
@@ -52,14 +87,14 @@ pub fn record_id(row: &HashMap<String, String>) -> Result<String, FieldError> {
 
 /// A time: RFC 3339 with an offset, or without one as local time (UTC+8), which is how
 /// domestic partners usually write it. `2027-03-01 08:30:00` and `2027-03-01T08:30` work.
-pub fn time(row: &HashMap<String, String>, field: &str) -> Result<DateTime<Utc>, FieldError> {
+pub fn time(row: &Fields, field: &str) -> Result<DateTime<Utc>, FieldError> {
     let v = required(row, field)?;
     parse_time(v).ok_or_else(|| {
         err(field, "time_format", format!("{v:?} is not a time (RFC 3339, or YYYY-MM-DD HH:MM[:SS] local time)"))
     })
 }
 
-pub fn optional_time(row: &HashMap<String, String>, field: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
+pub fn optional_time(row: &Fields, field: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
     optional(row, field).map(|_| time(row, field)).transpose()
 }
 

@@ -1,7 +1,5 @@
 //! The import kinds of API.md: their columns, and how a row becomes a store record.
 
-use std::collections::HashMap;
-
 use chrono::{Duration, NaiveDate};
 use healthcode_core::rules::{Carrier, CaseStatus, TestResult};
 use healthcode_core::{Coded, IdNumber, Phone, RegionCode, RiskLevel, local_day, local_time::local_midnight};
@@ -10,7 +8,7 @@ use healthcode_store::{
     VaccinationRecord,
 };
 
-use super::fields::{self, FieldError, err};
+use super::fields::{self, FieldError, Fields, err};
 use super::{FileError, ImportContext, RawRow};
 use crate::identity::{ID_NUMBER_DOMAIN, phone_index};
 
@@ -79,6 +77,17 @@ pub fn check_header(kind: Kind, header: &[String]) -> Result<(), FileError> {
             });
         }
     }
+    if let Some((i, h)) = header.iter().enumerate().find(|(i, h)| header[..*i].contains(h)) {
+        return Err(FileError::Header {
+            line: 1,
+            code: "duplicate_column",
+            message: format!(
+                "column {h:?} appears twice (columns {} and {})",
+                header[..i].iter().position(|x| x == h).unwrap_or(0) + 1,
+                i + 1
+            ),
+        });
+    }
     for r in required {
         if !header.iter().any(|h| h == r) {
             return Err(FileError::Header {
@@ -102,14 +111,14 @@ pub enum Row {
 }
 
 /// A local date, `YYYY-MM-DD`.
-fn date(row: &HashMap<String, String>, field: &str) -> Result<NaiveDate, FieldError> {
+fn date(row: &Fields, field: &str) -> Result<NaiveDate, FieldError> {
     let v = fields::required(row, field)?;
     NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .map_err(|_| err(field, "date_format", format!("{v:?} is not a date (YYYY-MM-DD)")))
 }
 
 /// A short code (train number, coach, row, seat): 1–`max` letters and digits, upper-cased.
-fn short_code(row: &HashMap<String, String>, field: &str, max: usize) -> Result<String, FieldError> {
+fn short_code(row: &Fields, field: &str, max: usize) -> Result<String, FieldError> {
     let v = fields::required(row, field)?;
     if v.len() > max || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(err(field, "code_format", format!("{field} has 1–{max} letters and digits")));
@@ -118,13 +127,13 @@ fn short_code(row: &HashMap<String, String>, field: &str, max: usize) -> Result<
 }
 
 /// The blind index of a row's ID number, the key labs and health officials have.
-fn id_index(row: &HashMap<String, String>, ctx: &ImportContext<'_>) -> Result<Vec<u8>, FieldError> {
+fn id_index(row: &Fields, ctx: &ImportContext<'_>) -> Result<Vec<u8>, FieldError> {
     let v = fields::required(row, "id_number")?;
     let id = IdNumber::parse(v, local_day(ctx.now)).map_err(|e| err("id_number", e.code(), e.to_string()))?;
     Ok(ctx.vault.blind_index(ID_NUMBER_DOMAIN, id.expose()))
 }
 
-fn region(row: &HashMap<String, String>, field: &str, ctx: &ImportContext<'_>) -> Result<RegionCode, FieldError> {
+fn region(row: &Fields, field: &str, ctx: &ImportContext<'_>) -> Result<RegionCode, FieldError> {
     let v = fields::required(row, field)?;
     let code = RegionCode::parse(v).map_err(|e| err(field, e.code(), e.to_string()))?;
     if let Some(scope) = ctx.regions
@@ -138,7 +147,7 @@ fn region(row: &HashMap<String, String>, field: &str, ctx: &ImportContext<'_>) -
 pub fn parse(ctx: &ImportContext<'_>, kind: Kind, raw: &RawRow) -> Result<Row, FieldError> {
     let row = &raw.fields;
     let (required, optional) = kind.columns();
-    if let Some(unknown) = row.keys().find(|k| !required.contains(&k.as_str()) && !optional.contains(&k.as_str())) {
+    if let Some(unknown) = row.names().find(|k| !required.contains(k) && !optional.contains(k)) {
         return Err(err(unknown, "unknown_column", format!("{} takes no field {unknown:?}", kind.as_str())));
     }
     let record_id = fields::record_id(row)?;

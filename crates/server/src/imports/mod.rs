@@ -13,7 +13,6 @@ mod fields;
 mod kinds;
 mod visits;
 
-use std::collections::HashMap;
 use std::io::{BufRead, Read};
 
 use healthcode_store::{ImportOutcome, Store};
@@ -112,10 +111,10 @@ impl FileError {
     }
 }
 
-/// One row as field name → text, with its line number.
+/// One row's fields, with its line number.
 pub struct RawRow {
     pub line: u64,
-    pub fields: HashMap<String, String>,
+    pub fields: fields::Fields,
 }
 
 /// What an import needs besides the rows: the store, the vault (persons are found by the
@@ -185,20 +184,15 @@ pub async fn import(
                     .collect();
                 kinds::check_header(kind, &header)?;
                 let mut record = csv::StringRecord::new();
-                // One row's map, refilled in place: no allocation per row once the values'
-                // buffers have grown (the CSV reader checks every row has the header's width).
-                let mut raw = RawRow { line: 0, fields: header.iter().map(|h| (h.clone(), String::new())).collect() };
+                // One row's fields, refilled in place (the CSV reader checks every row has the
+                // header's width).
+                let mut raw = RawRow { line: 0, fields: fields::Fields::named(&header) };
                 loop {
                     match reader.read_record(&mut record) {
                         Ok(false) => break,
                         Ok(true) => {
                             raw.line = record.position().map_or(0, |p| p.line());
-                            for (name, value) in header.iter().zip(record.iter()) {
-                                if let Some(slot) = raw.fields.get_mut(name) {
-                                    slot.clear();
-                                    slot.push_str(value);
-                                }
-                            }
+                            raw.fields.refill(record.iter());
                             handle(&raw, &mut report, &mut batch);
                         }
                         Err(e) => {
