@@ -27,8 +27,6 @@ use sqlx::SqlitePool;
 /// One bound value.
 pub(crate) enum Value<'a> {
     Text(&'a str),
-    /// Text made for the row (copied by SQLite when bound).
-    OwnedText(String),
     Blob(&'a [u8]),
     Int(i64),
     Null,
@@ -196,9 +194,6 @@ impl<'db> Statement<'db> {
                 match v {
                     Value::Text(t) => {
                         ffi::sqlite3_bind_text(s, at, t.as_ptr().cast(), t.len() as c_int, ffi::SQLITE_STATIC())
-                    }
-                    Value::OwnedText(t) => {
-                        ffi::sqlite3_bind_text(s, at, t.as_ptr().cast(), t.len() as c_int, ffi::SQLITE_TRANSIENT())
                     }
                     Value::Blob(b) => {
                         ffi::sqlite3_bind_blob(s, at, b.as_ptr().cast(), b.len() as c_int, ffi::SQLITE_STATIC())
