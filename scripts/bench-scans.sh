@@ -95,7 +95,7 @@ PY
 venue=$(cat "$dir/venue") device=$(cat "$dir/device")
 url="http://127.0.0.1:$port"
 run() { # MODE SECONDS
-  wrk -t"$threads" -c"$connections" -d"$2"s -s scripts/bench-scans.lua "$url" -- "$1" "$dir/tokens.txt" "$venue" "$device" "$1$RANDOM" |
+  /usr/bin/time -f "%U %S" -o "$dir/wrk-$1.time" wrk -t"$threads" -c"$connections" -d"$2"s -s scripts/bench-scans.lua "$url" -- "$1" "$dir/tokens.txt" "$venue" "$device" "$1$RANDOM" |
     grep '^RESULT' | sed 's/^RESULT //'
 }
 value() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
@@ -113,6 +113,10 @@ t0=$(ticks); verify=$(run verify "$seconds"); t1=$(ticks)
 scans=$(run scan "$seconds"); t2=$(ticks)
 verify_cpu=$(per_request "$t0" "$t1" "$(value requests "$verify")")
 scans_cpu=$(per_request "$t1" "$t2" "$(value requests "$scans")")
+# wrk's own CPU per request: it shares the cores, so what it spends the server cannot.
+wrk_cpu() { python3 -c "import sys; u, s = open(sys.argv[1]).read().split()[:2]; print(f'{(float(u) + float(s)) * 1e6 / max(int(sys.argv[2]), 1):.0f}')" "$@"; }
+verify_wrk=$(wrk_cpu "$dir/wrk-verify.time" "$(value requests "$verify")")
+scans_wrk=$(wrk_cpu "$dir/wrk-scan.time" "$(value requests "$scans")")
 rss_kib=$(sed -n 's/^VmHWM:\s*\([0-9]*\) kB/\1/p' "/proc/$server/status")
 if [ -n "$pg_admin" ]; then
   visits=$(psql -tA "${pg_admin%/*}/$db" -c "SELECT count(*) FROM visits")
@@ -120,9 +124,9 @@ else
   visits=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM visits').fetchone()[0])" "$dir/db.sqlite")
 fi
 echo "load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-28s %10s %10s %10s %12s %14s\n' endpoint "req/s" "p50 ms" "p99 ms" "non-2xx" "server CPU µs"
-printf '%-28s %10s %10s %10s %12s %14s\n' "POST /api/v1/codes/verify" "$(value rps "$verify")" "$(value p50_ms "$verify")" "$(value p99_ms "$verify")" "$(value errors_status "$verify")" "$verify_cpu"
-printf '%-28s %10s %10s %10s %12s %14s\n' "POST /api/v1/scans" "$(value rps "$scans")" "$(value p50_ms "$scans")" "$(value p99_ms "$scans")" "$(value errors_status "$scans")" "$scans_cpu"
+printf '%-28s %10s %10s %10s %10s %16s %14s\n' endpoint "req/s" "p50 ms" "p99 ms" "non-2xx" "server CPU µs/req" "wrk CPU µs/req"
+printf '%-28s %10s %10s %10s %10s %16s %14s\n' "POST /api/v1/codes/verify" "$(value rps "$verify")" "$(value p50_ms "$verify")" "$(value p99_ms "$verify")" "$(value errors_status "$verify")" "$verify_cpu" "$verify_wrk"
+printf '%-28s %10s %10s %10s %10s %16s %14s\n' "POST /api/v1/scans" "$(value rps "$scans")" "$(value p50_ms "$scans")" "$(value p99_ms "$scans")" "$(value errors_status "$scans")" "$scans_cpu" "$scans_wrk"
 python3 - "$(value rps "$scans")" "$(value rps "$verify")" "$(value requests "$scans")" "$(value errors_status "$scans")" "$visits" "$rss_kib" <<'PY'
 import sys
 scans, verify, sent, bad, visits, rss = (float(x) for x in sys.argv[1:])

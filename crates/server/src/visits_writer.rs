@@ -245,23 +245,23 @@ async fn commit(store: &dyn Store, first: Job, rx: &mut mpsc::Receiver<Job>, gro
         // ten visits as for a hundred (its pages, the WAL frames, the decisions query).
         tokio::task::yield_now().await;
     }
-    let all: Vec<&Pending> = jobs.iter().flat_map(|j| j.writes.iter()).collect();
-    let result = write_group(store, &all).await;
+    let sizes: Vec<usize> = jobs.iter().map(|j| j.writes.len()).collect();
+    let (all, replies): (Vec<Vec<Pending>>, Vec<Reply>) = jobs.into_iter().map(|j| (j.writes, j.reply)).unzip();
+    let result = write_group(store, all.into_iter().flatten().collect()).await;
     let mut offset = 0;
-    for j in jobs {
-        let n = j.writes.len();
+    for (n, reply) in sizes.into_iter().zip(replies) {
         let part = match &result {
             Ok(done) => Ok(done[offset..offset + n].to_vec()),
             Err(e) => Err(e.to_string()),
         };
         offset += n;
-        let _ = j.reply.send(part);
+        let _ = reply.send(part);
     }
 }
 
 /// One query for the decisions the group's conditions need, then one transaction for the
-/// visits that meet them.
-async fn write_group(store: &dyn Store, all: &[&Pending]) -> StoreResult<Vec<Written>> {
+/// visits that meet them (moved, not copied, into the store's batch).
+async fn write_group(store: &dyn Store, all: Vec<Pending>) -> StoreResult<Vec<Written>> {
     let mut subjects: Vec<SubjectId> =
         all.iter().filter(|p| p.unless_red_since.is_some()).map(|p| p.write.visit.subject_id.clone()).collect();
     subjects.sort();
@@ -272,14 +272,19 @@ async fn write_group(store: &dyn Store, all: &[&Pending]) -> StoreResult<Vec<Wri
         let colors = store.decisions_colors(&subjects).await?;
         colors.into_iter().filter(|c| c.color == Color::Red).map(|c| (c.subject_id, c.since)).collect()
     };
-    let turned_red = |p: &Pending| {
-        p.unless_red_since.zip(red_since.get(&p.write.visit.subject_id)).is_some_and(|(issued, since)| *since > issued)
-    };
-    let writes: Vec<VisitWrite> = all.iter().filter(|p| !turned_red(p)).map(|p| p.write.clone()).collect();
-    let mut new = store.visits_write(&writes).await?.into_iter();
-    Ok(all
+    let turned_red: Vec<bool> = all
         .iter()
-        .map(|p| match turned_red(p) {
+        .map(|p| {
+            let since = red_since.get(&p.write.visit.subject_id);
+            p.unless_red_since.zip(since).is_some_and(|(issued, since)| *since > issued)
+        })
+        .collect();
+    let writes: Vec<VisitWrite> =
+        all.into_iter().zip(&turned_red).filter(|(_, red)| !**red).map(|(p, _)| p.write).collect();
+    let mut new = store.visits_write(&writes).await?.into_iter();
+    Ok(turned_red
+        .into_iter()
+        .map(|red| match red {
             true => Written::TurnedRed,
             false if new.next().unwrap_or(false) => Written::New,
             false => Written::Duplicate,

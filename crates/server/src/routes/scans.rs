@@ -68,12 +68,29 @@ pub struct ScanAnswer {
     reason: Option<&'static str>,
 }
 
-/// The decision and what to record for it: the visit to write, or the attempt to record
-/// (with a visit: the attempt to record if the writer refuses it).
+/// The decision and what to record for it: the visit to write, or the reason of the attempt
+/// to record (with a visit: if the writer refuses it). The attempt itself is built only when
+/// it is recorded (`settle`): most scans pass and never need one.
 struct Outcome {
     answer: ScanAnswer,
     write: Option<Pending>,
-    attempt: Option<ScanAttempt>,
+    attempt: Option<&'static str>,
+}
+
+/// The scan attempt to record for a scan by `device`, with its reason.
+fn attempt(device: &str, venue: &VenueId, scan: &Scan, reason: &'static str) -> ScanAttempt {
+    ScanAttempt {
+        attempt_key: Some(visit_key(device, scan)),
+        venue_id: venue.clone(),
+        device_id: device.to_string(),
+        at: scan.at,
+        reason: reason.to_string(),
+    }
+}
+
+/// Visits and attempts of a device's scan share its key, so a replay is recognised.
+fn visit_key(device: &str, scan: &Scan) -> String {
+    format!("scan:{device}:{}", scan.key)
 }
 
 fn field(name: &str, code: &str, message: &str) -> FieldError {
@@ -138,19 +155,11 @@ async fn decide(
     scan: &Scan,
     verified: Result<Verified, Report>,
 ) -> ApiResult<Outcome> {
-    let visit_key = format!("scan:{device}:{}", scan.key);
-    let attempt = |reason: &'static str| ScanAttempt {
-        attempt_key: Some(visit_key.clone()),
-        venue_id: venue.venue_id.clone(),
-        device_id: device.to_string(),
-        at: scan.at,
-        reason: reason.to_string(),
-    };
     let verified = match verified {
         Ok(v) => v,
         Err(report) => {
             let code = report.error.map_or("code_invalid", |e| e.code);
-            return Ok(Outcome { answer: deny(code, None, None), write: None, attempt: Some(attempt(code)) });
+            return Ok(Outcome { answer: deny(code, None, None), write: None, attempt: Some(code) });
         }
     };
     let claims = verified.claims;
@@ -158,12 +167,12 @@ async fn decide(
         return Ok(Outcome {
             answer: deny("claims_invalid", None, None),
             write: None,
-            attempt: Some(attempt("claims_invalid")),
+            attempt: Some("claims_invalid"),
         });
     };
-    let masked = Some(claims.masked_name.clone());
+    let masked = Some(claims.masked_name);
     let visit = |left_at, closed| VisitRecord {
-        visit_key: visit_key.clone(),
+        visit_key: visit_key(device, scan),
         subject_id: subject.clone(),
         venue_id: venue.venue_id.clone(),
         entered_at: scan.at,
@@ -186,17 +195,17 @@ async fn decide(
             Some(person) => (crate::routes::code::current_color(app, &person).await?.color, None),
             None => {
                 let answer = deny("person_unknown", None, masked);
-                return Ok(Outcome { answer, write: None, attempt: Some(attempt("person_unknown")) });
+                return Ok(Outcome { answer, write: None, attempt: Some("person_unknown") });
             }
         },
     };
     if app.settings.scans.policy.admits(venue.category, color) {
         let answer = ScanAnswer { decision: Decision::Pass, color: Some(color), masked_name: masked, reason: None };
         let write = VisitWrite { visit: visit(scan.at + venue.category.default_dwell(), false), closes_open: false };
-        Ok(Outcome { answer, write: Some(Pending { write, unless_red_since }), attempt: Some(attempt(COLOR_CHANGED)) })
+        Ok(Outcome { answer, write: Some(Pending { write, unless_red_since }), attempt: Some(COLOR_CHANGED) })
     } else {
         let reason = "color_not_admitted";
-        Ok(Outcome { answer: deny(reason, Some(color), masked), write: None, attempt: Some(attempt(reason)) })
+        Ok(Outcome { answer: deny(reason, Some(color), masked), write: None, attempt: Some(reason) })
     }
 }
 
@@ -205,14 +214,19 @@ const COLOR_CHANGED: &str = "color_changed";
 /// Writes the outcome's visit (or records its attempt) and gives the final answer: a pass
 /// becomes a deny when the writer finds the person turned red after the code was issued.
 /// `written` is `None` when there was no visit to write; the flag says "a replay".
-async fn settle(app: &AppState, outcome: Outcome, written: Option<Written>) -> ApiResult<(ScanAnswer, bool)> {
+async fn settle(
+    app: &AppState,
+    (device, venue, scan): (&str, &VenueId, &Scan),
+    outcome: Outcome,
+    written: Option<Written>,
+) -> ApiResult<(ScanAnswer, bool)> {
     let Outcome { answer, attempt, .. } = outcome;
     match written {
         Some(Written::New) => Ok((answer, false)),
         Some(Written::Duplicate) => Ok((answer, true)),
         refused => {
-            if let Some(a) = &attempt {
-                app.store.scan_attempt_record(a).await?;
+            if let Some(reason) = attempt {
+                app.store.scan_attempt_record(&self::attempt(device, venue, scan, reason)).await?;
             }
             match refused {
                 Some(_) => Ok((deny(COLOR_CHANGED, Some(Color::Red), answer.masked_name), false)),
@@ -287,7 +301,7 @@ pub async fn scan(
         Some(w) => app.visits.write(vec![w]).await?.pop(),
         None => None,
     };
-    Ok(Json(settle(&app, outcome, written).await?.0))
+    Ok(Json(settle(&app, (&device_id, &venue.venue_id, &scan), outcome, written).await?.0))
 }
 
 /// A batch of 1000 scans with ~260-character tokens is ~350 KB.
@@ -406,7 +420,7 @@ pub async fn batch(
         if let Some(w) = outcome.write.take() {
             writes.push((decided.len(), w));
         }
-        decided.push((slot, now - scan.at > flag_after, outcome));
+        decided.push((slot, now - scan.at > flag_after, scan, outcome));
     }
     // One group commit for the batch's visits, then each item's final answer.
     let (slots, writes): (Vec<usize>, Vec<Pending>) = writes.into_iter().unzip();
@@ -414,8 +428,8 @@ pub async fn batch(
     for (slot, w) in slots.into_iter().zip(app.visits.write(writes).await?) {
         written[slot] = Some(w);
     }
-    for ((slot, late, outcome), w) in decided.into_iter().zip(written) {
-        let (a, duplicate) = settle(&app, outcome, w).await?;
+    for ((slot, late, scan, outcome), w) in decided.into_iter().zip(written) {
+        let (a, duplicate) = settle(&app, (&device_id, &venue.venue_id, &scan), outcome, w).await?;
         let r = &mut results[slot];
         *r = ItemResult {
             idempotency_key: r.idempotency_key.take(),
