@@ -25,6 +25,8 @@ pub struct FileConfig {
     code_ttl_seconds: Option<i64>,
     /// The published rule set (default: the shipped one).
     rules_file: Option<String>,
+    /// Visits older than this many days are deleted (default 28, at least 14).
+    visit_retention_days: Option<u32>,
     log: Option<String>,
 }
 
@@ -100,6 +102,17 @@ impl Config {
                 bail!("the code lifetime must be between 10 and 3600 seconds, not {t}");
             }
             settings.code_ttl = chrono::Duration::seconds(t);
+        }
+        let retention = env("HEALTHCODE_VISIT_RETENTION_DAYS")
+            .map(|v| v.parse::<u32>().with_context(|| format!("HEALTHCODE_VISIT_RETENTION_DAYS={v:?}")))
+            .transpose()?
+            .or(file.visit_retention_days);
+        if let Some(days) = retention {
+            let least = healthcode_server::retention::MIN_VISIT_RETENTION_DAYS;
+            if days < least {
+                bail!("visits must be kept at least {least} days (tracing looks that far back), not {days}");
+            }
+            settings.visit_retention_days = days;
         }
         // Which colors each venue category admits, e.g. `hospital=green+yellow+red,park=green+yellow`.
         if let Some(p) = env("HEALTHCODE_SCAN_POLICY") {

@@ -206,6 +206,10 @@ fn serve_explains_what_is_missing_from_its_configuration() {
     let mut with_sender = keys.to_vec();
     with_sender.push(("HEALTHCODE_OTP_SENDER", "sms".into()));
     assert!(run(&with_sender, &[]).contains("HEALTHCODE_OTP_SENDER"));
+    let mut short_retention = keys.to_vec();
+    short_retention.push(("HEALTHCODE_VISIT_RETENTION_DAYS", "7".into()));
+    let err = run(&short_retention, &[]);
+    assert!(err.contains("at least 14") && err.contains("not 7"), "{err}");
     let mut no_keys = keys.to_vec();
     no_keys.push(("HEALTHCODE_KEYS_DIR", dir.join("nowhere").display().to_string()));
     no_keys.push(("HEALTHCODE_DATABASE_URL", format!("sqlite://{}", dir.join("db.sqlite").display())));

@@ -22,6 +22,7 @@ pub mod imports;
 pub mod metrics;
 pub mod otp_sender;
 pub mod recolor;
+pub mod retention;
 pub mod risk;
 pub mod routes;
 pub mod rules_in_force;
@@ -37,14 +38,15 @@ pub use settings::{OtpSenderKind, Settings};
 pub use state::AppState;
 
 /// Serves until `shutdown` completes, then finishes the requests in flight. The review
-/// scheduler runs alongside and stops with it.
+/// scheduler and retention run alongside and stop with it.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    recolor::spawn_scheduler(state.clone(), state.settings.review_interval, stop_rx);
+    recolor::spawn_scheduler(state.clone(), state.settings.review_interval, stop_rx.clone());
+    retention::spawn_retention(state.clone(), state.settings.retention_interval, stop_rx);
     // The visit writer stops after the last request has been answered, not with the others.
     let (writer_stop, writer_rx) = tokio::sync::watch::channel(false);
     let writer = state.visits.spawn_writer(state.store.clone(), state.settings.scans.group_max, writer_rx);

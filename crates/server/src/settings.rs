@@ -47,6 +47,10 @@ pub struct Settings {
     pub override_max: Duration,
     /// Contact tracing thresholds (`docs/tracing.md`).
     pub tracing: healthcode_core::tracing::TracingParams,
+    /// Visits older than this many local days are deleted (`retention.rs`; at least 14).
+    pub visit_retention_days: u32,
+    /// How often retention runs.
+    pub retention_interval: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -66,6 +70,8 @@ impl Default for Settings {
             scans: crate::visits_writer::ScanSettings::default(),
             override_max: Duration::days(30),
             tracing: healthcode_core::tracing::TracingParams::default(),
+            visit_retention_days: 28,
+            retention_interval: std::time::Duration::from_secs(3600),
         }
     }
 }

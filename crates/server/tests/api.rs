@@ -3,6 +3,7 @@
 
 mod overrides;
 mod recolor_many;
+mod retention;
 mod scans;
 mod support;
 mod tracing;

@@ -76,6 +76,11 @@ async fn store(backend: Backend) -> (Arc<dyn Store>, Option<PathBuf>) {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// As [`spawn_app`], with settings changed by `adjust` first.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let (store, data_dir) = store(backend).await;
     let keys_dir = std::env::temp_dir().join(format!("healthcode-api-keys-{}", unique()));
     let region = healthcode_core::RegionCode::parse("420100").unwrap();
@@ -91,6 +96,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         review_interval: std::time::Duration::from_millis(50),
         ..Settings::default()
     };
+    let mut settings = settings;
+    adjust(&mut settings);
     let clock = Arc::new(ManualClock::new(start));
     let otp = Arc::new(CapturingSender::default());
     let state = AppState::with_parts(

@@ -1,0 +1,41 @@
+//! Retention (DESIGN §8): visits are deleted once they are older than the configured number
+//! of days. Visits exist for tracing only; keeping them longer than tracing can use them is
+//! keeping a record of where everyone went. On PostgreSQL a day of visits is a partition, so
+//! this drops whole tables; on SQLite it deletes a range of the time index.
+
+use chrono::Duration;
+use healthcode_core::local_day;
+use healthcode_store::StoreResult;
+
+use crate::state::AppState;
+
+/// The shortest retention accepted: a case's infectious window begins two days before onset
+/// and cases are often confirmed a week or more later; tracing needs those days' visits.
+pub const MIN_VISIT_RETENTION_DAYS: u32 = 14;
+
+/// Deletes the visits of local days older than the retention; returns how many went.
+pub async fn drop_expired_visits(app: &AppState) -> StoreResult<u64> {
+    let keep_from = local_day(app.clock.now()) - Duration::days(i64::from(app.settings.visit_retention_days));
+    app.store.visits_drop_before(keep_from).await
+}
+
+/// Runs [`drop_expired_visits`] at start and then every `every`, until `shutdown`.
+pub fn spawn_retention(app: AppState, every: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            match drop_expired_visits(&app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    visits = n,
+                    days = app.settings.visit_retention_days,
+                    "retention: old visits deleted"
+                ),
+                Err(e) => tracing::error!(error = %e, "retention: deleting old visits failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    });
+}

@@ -1,0 +1,54 @@
+//! Retention: visits older than the configured days are deleted by the server itself.
+
+use chrono::Duration;
+use healthcode_core::{SubjectId, VenueId};
+use healthcode_store::{VisitRecord, VisitSource};
+
+use crate::support::{Backend, TestApp, spawn_app_with};
+
+#[tokio::test]
+async fn visits_older_than_the_retention_are_deleted_by_the_running_server() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = spawn_app_with(backend, |s| {
+            s.visit_retention_days = 20;
+            s.retention_interval = std::time::Duration::from_millis(50);
+        })
+        .await;
+        let venue = VenueId::parse(&app.venue("restaurant").await).unwrap();
+        let who = SubjectId::parse(&app.subject_of(&app.register("13900000101", 101).await).await).unwrap();
+        let start = app.clock_now();
+        let visit = |key: &str, days_ago: i64| VisitRecord {
+            visit_key: format!("import:{key}"),
+            subject_id: who.clone(),
+            venue_id: venue.clone(),
+            entered_at: start - Duration::days(days_ago),
+            left_at: start - Duration::days(days_ago) + Duration::hours(1),
+            closed: false,
+            source: VisitSource::Import,
+        };
+        // All inside the 20 days when written (an older day would be deleted as it is written).
+        app.store.visits_insert(&[visit("old", 15), visit("kept", 8), visit("recent", 1)]).await.unwrap();
+        let keys = |app: &TestApp| {
+            let (app, who) = (app.store.clone(), who.clone());
+            async move {
+                let all = app.visits_for_subject(&who, start - Duration::days(40), start).await.unwrap();
+                all.into_iter().map(|v| v.visit_key).collect::<Vec<_>>()
+            }
+        };
+        // Retention has run a few times: nothing was old enough.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(keys(&app).await, ["import:old", "import:kept", "import:recent"]);
+        // Ten days on, the first is 25 days old and goes; the others are 18 and 11 days old.
+        app.clock.advance(Duration::days(10));
+        let mut left = keys(&app).await;
+        for _ in 0..100 {
+            if left.len() < 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            left = keys(&app).await;
+        }
+        assert_eq!(left, ["import:kept", "import:recent"]);
+        app.shutdown().await;
+    }
+}
