@@ -236,7 +236,13 @@ pub fn import_rows(rows: u64) -> Result<Vec<Row>> {
     let result = runtime.block_on(async {
         let store = healthcode_store_sqlite::SqliteStore::open(&db).await?;
         let vault = healthcode_vault::Vault::new(vec![("b".into(), [1; 32])], [2; 32])?;
-        let ctx = ImportContext { store: &store, vault: &vault, regions: None, now: Utc::now() };
+        let ctx = ImportContext {
+            store: &store,
+            vault: &vault,
+            regions: None,
+            now: Utc::now(),
+            visit_retention_days: healthcode_server::Settings::default().visit_retention_days,
+        };
         let mut timed = Vec::new();
         for _ in 0..2 {
             let start = Instant::now();

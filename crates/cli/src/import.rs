@@ -35,7 +35,7 @@ pub struct ImportArgs {
 pub async fn run(args: ImportArgs) -> Result<bool> {
     let Some(kind) = Kind::parse(&args.kind) else {
         bail!(
-            "unknown import kind {:?}: this version imports telecom-stays, region-risk, lab-tests, cases, trips and vaccinations",
+            "unknown import kind {:?}: this version imports telecom-stays, region-risk, lab-tests, cases, trips, vaccinations and visits",
             args.kind
         );
     };
@@ -53,7 +53,13 @@ pub async fn run(args: ImportArgs) -> Result<bool> {
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let read = Arc::new(AtomicU64::new(0));
     let input = Counted { inner: std::io::BufReader::with_capacity(1 << 20, file), read: read.clone() };
-    let ctx = ImportContext { store: store.as_ref(), vault: &vault, regions: None, now: chrono::Utc::now() };
+    let ctx = ImportContext {
+        store: store.as_ref(),
+        vault: &vault,
+        regions: None,
+        now: chrono::Utc::now(),
+        visit_retention_days: cfg.settings.visit_retention_days,
+    };
     let start = Instant::now();
     let terminal = std::io::stderr().is_terminal();
     let report = import(&ctx, kind, format, input, |rows| {

@@ -3,7 +3,7 @@
 //! keeping a record of where everyone went. On PostgreSQL a day of visits is a partition, so
 //! this drops whole tables; on SQLite it deletes a range of the time index.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use healthcode_core::local_day;
 use healthcode_store::StoreResult;
 
@@ -13,10 +13,14 @@ use crate::state::AppState;
 /// and cases are often confirmed a week or more later; tracing needs those days' visits.
 pub const MIN_VISIT_RETENTION_DAYS: u32 = 14;
 
+/// The first local day whose visits are kept at `now`.
+pub fn visits_kept_from(now: DateTime<Utc>, retention_days: u32) -> NaiveDate {
+    local_day(now) - Duration::days(i64::from(retention_days))
+}
+
 /// Deletes the visits of local days older than the retention; returns how many went.
 pub async fn drop_expired_visits(app: &AppState) -> StoreResult<u64> {
-    let keep_from = local_day(app.clock.now()) - Duration::days(i64::from(app.settings.visit_retention_days));
-    app.store.visits_drop_before(keep_from).await
+    app.store.visits_drop_before(visits_kept_from(app.clock.now(), app.settings.visit_retention_days)).await
 }
 
 /// Runs [`drop_expired_visits`] at start and then every `every`, until `shutdown`.

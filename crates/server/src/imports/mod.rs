@@ -129,6 +129,9 @@ pub struct ImportContext<'a> {
     pub regions: Option<&'a [healthcode_core::RegionCode]>,
     /// The time of the import: bounds ID numbers' birth dates, dates case statuses without one.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Visits are kept this many days (`retention.rs`): older rows of the visits kind are
+    /// refused rather than written and deleted at the next retention pass.
+    pub visit_retention_days: u32,
 }
 
 /// Reads all rows of `input` and imports them; `progress` is told the rows read so far.

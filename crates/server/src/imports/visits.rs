@@ -54,6 +54,14 @@ pub fn parse(ctx: &ImportContext<'_>, raw: &RawRow, record_id: String) -> Result
     if at > ctx.now + Duration::minutes(5) {
         return Err(err("at", "time_in_future", "a visit in the future"));
     }
+    let kept_from = crate::retention::visits_kept_from(ctx.now, ctx.visit_retention_days);
+    if local_day(at) < kept_from {
+        return Err(err(
+            "at",
+            "visit_too_old",
+            format!("visits are kept {} days; this one is older and would be deleted", ctx.visit_retention_days),
+        ));
+    }
     let left_at = fields::optional_time(row, "left_at")?;
     if left_at.is_some_and(|l| l < at) {
         return Err(err("left_at", "end_before_start", "left before arriving"));

@@ -42,8 +42,13 @@ pub async fn import_kind(
             "send text/csv or application/x-ndjson",
         )
     })?;
-    let ctx =
-        ImportContext { store: app.store.as_ref(), vault: &app.vault, regions: scope.as_deref(), now: app.clock.now() };
+    let ctx = ImportContext {
+        store: app.store.as_ref(),
+        vault: &app.vault,
+        regions: scope.as_deref(),
+        now: app.clock.now(),
+        visit_retention_days: app.settings.visit_retention_days,
+    };
     let mut report = import(&ctx, kind, format, &body[..], |_| {}).await.map_err(|e| match e {
         crate::imports::FileError::Store(msg) => {
             tracing::error!(error = %msg, "import failed in the store");

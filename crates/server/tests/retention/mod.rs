@@ -52,3 +52,20 @@ async fn visits_older_than_the_retention_are_deleted_by_the_running_server() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_register_line_older_than_the_retention_is_refused_not_written() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.visit_retention_days = 20).await;
+    app.register("13900000102", 102).await;
+    let venue = app.venue("restaurant").await;
+    let partner = app.staff("partner", serde_json::json!({"import_kinds": ["visits"]})).await;
+    let now = app.clock_now();
+    let (recent, old) = ((now - Duration::days(19)).to_rfc3339(), (now - Duration::days(21)).to_rfc3339());
+    let csv = format!("record_id,venue_id,phone,at\nr1,{venue},13900000102,{recent}\nr2,{venue},13900000102,{old}\n");
+    let report: serde_json::Value =
+        app.raw_post("/api/v1/imports/visits", &partner, "text/csv", &csv).await.json().await.unwrap();
+    assert_eq!(report["accepted"], 1, "{report}");
+    assert_eq!(report["rejected"][0]["line"], 3, "{report}");
+    assert_eq!(report["rejected"][0]["field"], "at");
+    assert_eq!(report["rejected"][0]["code"], "visit_too_old");
+}
