@@ -8,6 +8,12 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's malloc: bulk paths allocate and free millions of small records
+/// per batch, where glibc spent a fifth of the CPU time consolidating chunks
+/// (`docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod bench_recolor;
 mod bench_tracing;
