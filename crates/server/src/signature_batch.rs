@@ -13,7 +13,7 @@
 
 use std::sync::OnceLock;
 
-use healthcode_token::{Report, Signed, TrustList, Verified, VerifyOptions};
+use healthcode_token::{Report, SignatureVerdict, Signed, TrustList, Verified, VerifyOptions};
 use tokio::sync::{mpsc, oneshot};
 
 /// A batch this big is verified without waiting for more: the cost per signature is near its
@@ -26,7 +26,7 @@ const YIELDS: usize = 2;
 
 struct Job {
     signed: Signed,
-    reply: oneshot::Sender<bool>,
+    reply: oneshot::Sender<SignatureVerdict>,
 }
 
 #[derive(Default)]
@@ -45,7 +45,7 @@ impl SignatureBatcher {
             Err(_) => None,
         };
         // No answer: the task stopped with the runtime; verify here.
-        let valid = valid.unwrap_or_else(|| opened.signed().verify());
+        let valid = valid.unwrap_or_else(|| opened.signed().check());
         opened.finish(valid, opts)
     }
 

@@ -31,7 +31,7 @@ use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use sha2::{Digest, Sha512};
 
 use crate::alg::PublicKey;
-use crate::verify::Signed;
+use crate::verify::{SignatureVerdict, Signed};
 
 /// Below this many Ed25519 signatures one at a time is as cheap (measured: the batch's fixed
 /// cost is a few single checks).
@@ -48,9 +48,13 @@ struct Term {
     h: Scalar,
 }
 
-/// Verifies every signature; `true` where [`Signed::verify`] would say `true` (see the module
-/// comment for the one kind of signature where they differ, which only a key's holder can make).
-pub fn verify_signatures(items: &[&Signed]) -> Vec<bool> {
+/// Verifies every signature: valid where [`Signed::verify`] says `true` (see the module comment
+/// for the one kind of signature where they differ, which only a key's holder can make).
+pub fn verify_signatures(items: &[&Signed]) -> Vec<SignatureVerdict> {
+    verdicts(items).into_iter().map(SignatureVerdict).collect()
+}
+
+fn verdicts(items: &[&Signed]) -> Vec<bool> {
     let mut valid = vec![false; items.len()];
     let mut keys: Vec<(&ed25519_dalek::VerifyingKey, EdwardsPoint)> = Vec::new();
     let mut terms = Vec::with_capacity(items.len());
@@ -156,7 +160,7 @@ mod tests {
         let mut items: Vec<Signed> =
             (0..40u32).map(|i| signed(if i % 3 == 0 { &k2 } else { &k1 }, &i.to_be_bytes())).collect();
         items.push(signed(&p, b"es256"));
-        assert!(verify_signatures(&items.iter().collect::<Vec<_>>()).iter().all(|v| *v));
+        assert!(verify_signatures(&items.iter().collect::<Vec<_>>()).iter().all(|v| v.valid()));
 
         // A wrong message, a flipped signature bit, a signature by another key, a truncated one,
         // s + l (non-canonical), R with y + p (non-canonical): each fails alone, the rest pass.
@@ -171,7 +175,7 @@ mod tests {
         bad[17].signature[32..].copy_from_slice(&plus_l);
         bad[40].signature[0] ^= 1;
         let refs: Vec<&Signed> = bad.iter().collect();
-        let batch = verify_signatures(&refs);
+        let batch: Vec<bool> = verify_signatures(&refs).into_iter().map(SignatureVerdict::valid).collect();
         let single: Vec<bool> = bad.iter().map(Signed::verify).collect();
         assert_eq!(batch, single);
         let failed: Vec<usize> = (0..bad.len()).filter(|i| !batch[*i]).collect();

@@ -25,4 +25,4 @@ pub use keyring::{IssuerKey, Keyring, KeyringError};
 pub use report::{Format, Report, ReportError, Steps};
 pub use trust_list::{SignedTrustList, TrustList, TrustListError, TrustListPayload};
 pub use venue_code::{VENUE_PREFIX, VenueCode, check_venue_code, sign_venue_code};
-pub use verify::{Opened, Signed, Verified, VerifyOptions, check, check_many, detect, open, verify};
+pub use verify::{Opened, SignatureVerdict, Signed, Verified, VerifyOptions, check, check_many, detect, open, verify};

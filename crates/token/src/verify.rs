@@ -78,6 +78,22 @@ impl Signed {
     pub fn verify(&self) -> bool {
         self.key.verify(&self.message, &self.signature)
     }
+
+    /// The single-signature check, as the verdict [`Opened::finish`] takes.
+    pub fn check(&self) -> SignatureVerdict {
+        SignatureVerdict(self.verify())
+    }
+}
+
+/// Whether a signature verified, as only this crate's checks can say: [`Opened::finish`]
+/// takes one of these rather than a `bool`, so a caller cannot declare a code signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignatureVerdict(pub(crate) bool);
+
+impl SignatureVerdict {
+    pub fn valid(self) -> bool {
+        self.0
+    }
 }
 
 /// A signed text of ours whose envelope steps (prefix, Base45, inflate, COSE, algorithm, key)
@@ -202,10 +218,11 @@ impl Opened {
         &self.envelope.signed
     }
 
-    /// The steps from the signature on, given whether the signature verified.
-    pub fn finish(self, signature_valid: bool, opts: VerifyOptions) -> Result<Verified, Report> {
+    /// The steps from the signature on, given the verdict on this code's signature (from
+    /// [`Signed::check`] or [`crate::batch::verify_signatures`]).
+    pub fn finish(self, signature: SignatureVerdict, opts: VerifyOptions) -> Result<Verified, Report> {
         let Opened { mut report, envelope } = self;
-        let verified = signature_step(envelope, signature_valid, &mut report)
+        let verified = signature_step(envelope, signature.valid(), &mut report)
             .and_then(|signed| claims_steps(signed, opts, &mut report, false));
         verified.ok_or_else(|| report.finish())
     }
@@ -220,7 +237,7 @@ pub fn check_many(codes: &[(&str, VerifyOptions)], trust: &TrustList) -> Vec<Res
     opened
         .into_iter()
         .zip(codes)
-        .map(|(o, (_, opts))| o.and_then(|o| o.finish(valid.next().unwrap_or(false), *opts)))
+        .map(|(o, (_, opts))| o.and_then(|o| o.finish(valid.next().unwrap_or(SignatureVerdict(false)), *opts)))
         .collect()
 }
 
