@@ -25,10 +25,13 @@ mod migrate;
 mod tracing;
 mod visits;
 
-/// Connections of the read pool (opened as needed). Tracing reads its thousands of index
-/// seeks on all of them at once (`tracing.rs`): on a database larger than memory they wait
-/// on the disk, which answers more reads at once the more are asked.
-const READERS: u32 = 16;
+/// Connections of tracing's read pool (opened as needed). Tracing reads its thousands of
+/// index seeks on all of them at once (`tracing.rs`): on a database larger than memory they
+/// wait on the disk, which answers more reads at once the more are asked. Each has a small
+/// page cache ([`TRACE_CACHE_KIB`]): a job reads most pages once, and the operating system's
+/// file cache is shared by all of them, so sixteen connections cost little memory.
+const TRACE_READERS: u32 = 16;
+const TRACE_CACHE_KIB: i64 = -8192;
 
 /// The page cache of each connection (`cache_size`, negative: KiB): 128 MiB, a budget rather
 /// than an allocation. Bulk imports raise the writer's for their duration (`bulk.rs`).
@@ -40,6 +43,8 @@ mod stays;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Tracing's parallel seeks (`tracing.rs`).
+    tracer: SqlitePool,
 }
 
 fn db_err(e: sqlx::Error) -> StoreError {
@@ -148,22 +153,24 @@ fn audit_from_row(row: &SqliteRow) -> StoreResult<AuditRecord> {
     })
 }
 
+/// Appends an audit record, answering its `seq`: through sqlx (`insert_audit`) or on a raw
+/// handle inside a bulk write (`bulk.rs`).
+const AUDIT_INSERT: &str = "INSERT INTO audit_log (at, actor_kind, actor_id, actor_role, action, subject_id, purpose, \
+     detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq";
+
 async fn insert_audit(tx: &mut Transaction<'_, Sqlite>, e: &AuditEntry) -> StoreResult<i64> {
-    let row = sqlx::query(
-        "INSERT INTO audit_log (at, actor_kind, actor_id, actor_role, action, subject_id, purpose, detail) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-    )
-    .bind(micros(e.at))
-    .bind(&e.actor.kind)
-    .bind(&e.actor.id)
-    .bind(&e.actor.role)
-    .bind(&e.action)
-    .bind(e.subject_id.as_ref().map(SubjectId::as_str))
-    .bind(&e.purpose)
-    .bind(e.detail.to_string())
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(db_err)?;
+    let row = sqlx::query(AUDIT_INSERT)
+        .bind(micros(e.at))
+        .bind(&e.actor.kind)
+        .bind(&e.actor.id)
+        .bind(&e.actor.role)
+        .bind(&e.action)
+        .bind(e.subject_id.as_ref().map(SubjectId::as_str))
+        .bind(&e.purpose)
+        .bind(e.detail.to_string())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)?;
     row.try_get(0).map_err(db_err)
 }
 
@@ -223,11 +230,16 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db_err)?;
         migrate::run(&writer).await?;
         let reader = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .connect_with(options.read_only(true))
+            .max_connections(4)
+            .connect_with(options.clone().read_only(true))
             .await
             .map_err(db_err)?;
-        Ok(Self { writer, reader })
+        let tracer = SqlitePoolOptions::new()
+            .max_connections(TRACE_READERS)
+            .connect_with(options.read_only(true).pragma("cache_size", TRACE_CACHE_KIB.to_string()))
+            .await
+            .map_err(db_err)?;
+        Ok(Self { writer, reader, tracer })
     }
 
     /// Copies the WAL into the database file and syncs it: after this, every commit so far

@@ -51,8 +51,8 @@ fn case_from_row(r: &SqliteRow) -> StoreResult<TraceCaseRecord> {
 /// connection: the seeks are independent and SQLite reads in parallel. On a table larger
 /// than memory most seeks wait on the disk, which answers more reads at once the more are
 /// asked (here: one at a time ~6k/s, four ~21k/s, sixteen ~77k/s), so many more parts than
-/// cores. As many as the read pool has connections (`READERS` in lib.rs).
-const READ_PARTS: usize = crate::READERS as usize;
+/// cores. As many as tracing's read pool has connections (`TRACE_READERS` in lib.rs).
+const READ_PARTS: usize = crate::TRACE_READERS as usize;
 
 /// Below this many seeks one connection does them all (a lone case: a handful of seeks).
 const SEEKS_PER_PART_MIN: usize = 64;
@@ -141,6 +141,11 @@ async fn seek_all<T: Send + 'static>(
     Ok(out)
 }
 
+/// Text, or NULL for none.
+fn text_or_null(t: Option<&str>) -> Value<'_> {
+    t.map_or(Value::Null, Value::Text)
+}
+
 const TRIP_COLUMNS: &str = "t.record_id, t.carrier, t.number, t.date, t.coach, t.seat_row, t.seat";
 
 impl SqliteStore {
@@ -216,7 +221,7 @@ impl SqliteStore {
             .iter()
             .map(|w| Seek { key: w.subject_id.to_string(), lo: i64::MIN, from: micros(w.from), to: micros(w.to) })
             .collect();
-        seek_all(&self.reader, VISITS_OF, seeks, visit_values, visit_from).await
+        seek_all(&self.tracer, VISITS_OF, seeks, visit_values, visit_from).await
     }
 
     pub(crate) async fn trace_visits_at_impl(
@@ -233,12 +238,12 @@ impl SqliteStore {
                 to: micros(w.to),
             })
             .collect();
-        seek_all(&self.reader, VISITS_AT, seeks, visit_values, visit_from).await
+        seek_all(&self.tracer, VISITS_AT, seeks, visit_values, visit_from).await
     }
 
     pub(crate) async fn trace_venues_impl(&self, ids: &[String]) -> StoreResult<Vec<TraceVenue>> {
         let seeks = ids.iter().map(|id| Seek { key: id.clone(), lo: 0, from: 0, to: 0 }).collect();
-        seek_all(&self.reader, VENUE, seeks, key_value, venue_from).await
+        seek_all(&self.tracer, VENUE, seeks, key_value, venue_from).await
     }
 
     pub(crate) async fn trace_households_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<HouseholdMember>> {
@@ -312,45 +317,57 @@ impl SqliteStore {
         Ok(out)
     }
 
+    /// One transaction on the writer's raw handle, two prepared statements: an outbreak day
+    /// writes tens of thousands of exposures, where a sqlx round trip per row cost more than
+    /// finding them.
     pub(crate) async fn exposures_save_impl(&self, rows: &[ExposureRecord], audit: &AuditEntry) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let mut new = 0;
-        for e in rows {
-            let evidence = e.evidence.to_string();
-            let via = e.via.as_ref().map(SubjectId::as_str);
-            let inserted = sqlx::query(
+        let (rows, audit) = (rows.to_vec(), audit.clone());
+        bulk::write_small(&self.writer, move |db| {
+            let insert = db.prepare(
                 "INSERT INTO exposures (record_id, subject_id, kind, at, case_id, via, evidence, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO NOTHING",
-            )
-            .bind(&e.record_id)
-            .bind(e.subject_id.as_str())
-            .bind(e.kind.as_str())
-            .bind(micros(e.at))
-            .bind(&e.case_id)
-            .bind(via)
-            .bind(&evidence)
-            .bind(micros(e.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
-            if inserted == 1 {
-                new += 1;
-                continue;
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (record_id) DO NOTHING",
+            )?;
+            let update = db.prepare("UPDATE exposures SET at = ?1, via = ?2, evidence = ?3 WHERE record_id = ?4")?;
+            let mut new = 0;
+            for e in &rows {
+                let evidence = e.evidence.to_string();
+                let via = e.via.as_ref().map(SubjectId::as_str);
+                let inserted = insert.run(&[
+                    Value::Text(&e.record_id),
+                    Value::Text(e.subject_id.as_str()),
+                    Value::Text(e.kind.as_str()),
+                    Value::Int(micros(e.at)),
+                    Value::Text(&e.case_id),
+                    text_or_null(via),
+                    Value::Text(&evidence),
+                    Value::Int(micros(e.created_at)),
+                ])?;
+                if inserted == 1 {
+                    new += 1;
+                    continue;
+                }
+                // Traced again: the latest finding stands (a later contact, more evidence).
+                update.run(&[
+                    Value::Int(micros(e.at)),
+                    text_or_null(via),
+                    Value::Text(&evidence),
+                    Value::Text(&e.record_id),
+                ])?;
             }
-            // Traced again: the latest finding stands (a later contact, more evidence).
-            sqlx::query("UPDATE exposures SET at = ?, via = ?, evidence = ? WHERE record_id = ?")
-                .bind(micros(e.at))
-                .bind(via)
-                .bind(&evidence)
-                .bind(&e.record_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(new)
+            let detail = audit.detail.to_string();
+            db.prepare(crate::AUDIT_INSERT)?.query_text(&[
+                Value::Int(micros(audit.at)),
+                Value::Text(&audit.actor.kind),
+                Value::Text(&audit.actor.id),
+                text_or_null(audit.actor.role.as_deref()),
+                Value::Text(&audit.action),
+                text_or_null(audit.subject_id.as_ref().map(SubjectId::as_str)),
+                text_or_null(audit.purpose.as_deref()),
+                Value::Text(&detail),
+            ])?;
+            Ok(new)
+        })
+        .await
     }
 
     pub(crate) async fn exposures_for_impl(&self, subject_id: &SubjectId) -> StoreResult<Vec<ExposureRecord>> {
