@@ -20,6 +20,20 @@ const CLOSE_OPEN: &str = "UPDATE visits SET left_at = ?3, closed = 1 WHERE (visi
      (SELECT visit_key, entered_at FROM visits WHERE subject_id = ?1 AND venue_id = ?2 AND closed = 0 \
       AND entered_at <= ?3 AND entered_at > ?4 ORDER BY entered_at DESC LIMIT 1)";
 
+/// A visit's values in `VISIT_COLUMNS` order, for the bulk paths' prepared statements.
+fn visit_values(v: &VisitRecord) -> [crate::bulk::Value<'_>; 7] {
+    use crate::bulk::Value;
+    [
+        Value::Text(&v.visit_key),
+        Value::Text(v.subject_id.as_str()),
+        Value::Text(v.venue_id.as_str()),
+        Value::Int(micros(v.entered_at)),
+        Value::Int(micros(v.left_at)),
+        Value::Int(i64::from(v.closed)),
+        Value::Text(v.source.as_str()),
+    ]
+}
+
 fn venue_id(s: &str) -> StoreResult<VenueId> {
     VenueId::parse(s).map_err(|_| StoreError::Corrupt(format!("venue id {s}")))
 }
@@ -88,23 +102,15 @@ impl SqliteStore {
         // per visit on the writer's raw handle, not a sqlx round trip per statement.
         let writes = writes.to_vec();
         crate::bulk::write_small(&self.writer, move |db| {
-            let insert = db.prepare(
-                "INSERT INTO visits (visit_key, subject_id, venue_id, entered_at, left_at, closed, source) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (visit_key, entered_at) DO NOTHING",
-            )?;
+            let insert = db.prepare(&format!(
+                "INSERT INTO visits ({VISIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (visit_key, entered_at) DO NOTHING"
+            ))?;
             let close = db.prepare(CLOSE_OPEN)?;
             let mut new = Vec::with_capacity(writes.len());
             for w in &writes {
                 let v = &w.visit;
-                let inserted = insert.run(&[
-                    Value::Text(&v.visit_key),
-                    Value::Text(v.subject_id.as_str()),
-                    Value::Text(v.venue_id.as_str()),
-                    Value::Int(micros(v.entered_at)),
-                    Value::Int(micros(v.left_at)),
-                    Value::Int(i64::from(v.closed)),
-                    Value::Text(v.source.as_str()),
-                ])? == 1;
+                let inserted = insert.run(&visit_values(v))? == 1;
                 if inserted && w.closes_open {
                     close.run(&[
                         Value::Text(v.subject_id.as_str()),
@@ -132,7 +138,6 @@ impl SqliteStore {
         I: IntoIterator<Item = Vec<VisitRecord>> + Send + 'static,
         I::IntoIter: Send,
     {
-        use crate::bulk::Value;
         crate::bulk::write_batches(&self.writer, crate::CACHE_SIZE_KIB, move |db| {
             let empty = db.prepare("SELECT 'empty' WHERE NOT EXISTS (SELECT 1 FROM visits)")?.query_text(&[])?;
             if empty.is_none() {
@@ -154,21 +159,13 @@ impl SqliteStore {
                 let mut stored = 0;
                 for batch in batches {
                     stored += db.transaction(|db| {
-                        let insert = db.prepare(
-                            "INSERT INTO visits (visit_key, subject_id, venue_id, entered_at, left_at, closed, source) \
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-                        )?;
+                        let insert = db.prepare(&format!(
+                            "INSERT INTO visits ({VISIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                                 ON CONFLICT DO NOTHING"
+                        ))?;
                         let mut n = 0;
                         for v in &batch {
-                            n += insert.run(&[
-                                Value::Text(&v.visit_key),
-                                Value::Text(v.subject_id.as_str()),
-                                Value::Text(v.venue_id.as_str()),
-                                Value::Int(micros(v.entered_at)),
-                                Value::Int(micros(v.left_at)),
-                                Value::Int(i64::from(v.closed)),
-                                Value::Text(v.source.as_str()),
-                            ])?;
+                            n += insert.run(&visit_values(v))?;
                         }
                         Ok(n)
                     })?;
