@@ -203,10 +203,20 @@ impl std::io::Read for StaysCsv {
 
 /// Peak resident memory of this process so far, in MiB (Linux; 0 elsewhere).
 pub(crate) fn peak_rss_mib() -> f64 {
+    process_status_mib("VmHWM:")
+}
+
+/// Resident memory of this process now, in MiB (Linux; 0 elsewhere).
+pub(crate) fn rss_mib() -> f64 {
+    process_status_mib("VmRSS:")
+}
+
+/// A `kB` line of `/proc/self/status`, in MiB.
+fn process_status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .unwrap_or(0.0);
     kib / 1024.0

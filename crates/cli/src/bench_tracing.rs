@@ -229,17 +229,6 @@ fn figure(name: impl Into<String>, value: f64, unit: &'static str) -> Row {
     Row { name: name.into(), value, unit, goal: None, pass: None }
 }
 
-/// The process's memory now (resident set), in MiB.
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
-
 /// Forgets the process's peak memory so far (Linux: `clear_refs` 5), so the next reading is
 /// the peak of what runs after.
 fn reset_peak_memory() {
@@ -261,7 +250,7 @@ async fn rows(visits: u64) -> Result<Vec<Row>> {
     let generated = if reuse { None } else { Some(generate(&store, visits).await?) };
     let generation_peak = crate::bench::peak_rss_mib();
     reset_peak_memory();
-    let held = rss_mib();
+    let held = crate::bench::rss_mib();
     let (people, _) = sizes(visits);
     let now = start() + Duration::days(DAYS);
     let params = healthcode_core::tracing::TracingParams::default();
