@@ -13,7 +13,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Utc};
 use healthcode_core::rules::{Decision, RegionRisk};
 use healthcode_core::{Color, RegionCode, SubjectId};
-use healthcode_store::{ColorChange, DecisionRecord, FactRecords, PersonRecord};
+use healthcode_store::{ColorChange, DecisionRecord, FactRecords, PersonKeys};
 use serde::Serialize;
 
 use crate::error::ApiResult;
@@ -170,7 +170,7 @@ pub fn spawn_recolor(app: &AppState, touched: Touched) {
                 let n = subjects.len();
                 let changed = if n >= BULK_FROM {
                     match recolor_many(&app, subjects.into_iter().collect()).await {
-                        Ok(changed) => changed,
+                        Ok(done) => done.changed,
                         Err(e) => {
                             tracing::error!(people = n, error = e.detail, "recoloring many people failed");
                             return;
@@ -186,27 +186,43 @@ pub fn spawn_recolor(app: &AppState, touched: Touched) {
     });
 }
 
+/// What a set-based recoloring did, with where its time went (the benchmark prints these).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recolored {
+    /// People re-evaluated.
+    pub people: usize,
+    /// Colors that changed (stored, with an event each).
+    pub changed: usize,
+    /// Reading people, their facts and their stored colors.
+    pub reading: StdDuration,
+    /// Evaluating the rules (wall time, every core).
+    pub evaluating: StdDuration,
+    /// Saving the decisions (on the writer, overlapping the next round's reading).
+    pub saving: StdDuration,
+}
+
 /// Re-evaluates many people with set-based reads and writes: per round of `BULK_ROUND`
 /// people, their records, facts and stored colors in a few queries, the rules evaluated on
 /// every core, the decisions saved in one transaction. The result is what [`recolor`] gives
-/// each of them (same facts mapping, same rules, same stored record). Returns how many
-/// colors changed.
-pub async fn recolor_many(app: &AppState, subjects: Vec<SubjectId>) -> ApiResult<usize> {
+/// each of them (same facts mapping, same rules, same stored record).
+pub async fn recolor_many(app: &AppState, subjects: Vec<SubjectId>) -> ApiResult<Recolored> {
     let regions = std::sync::Arc::new(crate::risk::region_risk(app).await?);
     let since = crate::risk::look_back_from(app);
-    let mut changed = 0;
+    let mut done = Recolored { people: subjects.len(), ..Recolored::default() };
     // Each round's decisions are saved (on the writer's thread) while the next round is read
     // and evaluated; rounds are disjoint sets of people, so neither sees the other's writes.
-    let mut saving: Option<tokio::task::JoinHandle<ApiResult<usize>>> = None;
+    let mut saving: Option<tokio::task::JoinHandle<ApiResult<(usize, StdDuration)>>> = None;
     for round in subjects.chunks(BULK_ROUND) {
         let start = std::time::Instant::now();
-        let persons = app.store.persons_get_many(round).await?;
+        let persons = app.store.persons_keys_many(round).await?;
         let (records, colors) =
             tokio::try_join!(app.store.facts_for_many(&persons, since), app.store.decisions_colors(round))?;
         let read = start.elapsed();
+        done.reading += read;
         let previous: HashMap<SubjectId, (Color, DateTime<Utc>)> =
             colors.into_iter().map(|c| (c.subject_id, (c.color, c.since))).collect();
         let decisions = evaluate_many(app, persons, records, &previous, &regions).await?;
+        done.evaluating += start.elapsed() - read;
         tracing::debug!(
             people = decisions.len(),
             read_ms = read.as_millis() as u64,
@@ -214,21 +230,26 @@ pub async fn recolor_many(app: &AppState, subjects: Vec<SubjectId>) -> ApiResult
             "evaluated a round"
         );
         if let Some(previous_round) = saving.take() {
-            changed += joined(previous_round.await)?;
+            let (changed, took) = joined(previous_round.await)?;
+            done.changed += changed;
+            done.saving += took;
         }
         let app = app.clone();
         saving = Some(tokio::spawn(async move {
+            let start = std::time::Instant::now();
             let changes = app.store.decisions_save_many(&decisions).await?;
             for (subject, c) in &changes {
                 announce(&app, subject, c);
             }
-            Ok(changes.len())
+            Ok((changes.len(), start.elapsed()))
         }));
     }
     if let Some(last) = saving {
-        changed += joined(last.await)?;
+        let (changed, took) = joined(last.await)?;
+        done.changed += changed;
+        done.saving += took;
     }
-    Ok(changed)
+    Ok(done)
 }
 
 /// The result of a spawned task; a panic is an internal error.
@@ -242,7 +263,7 @@ fn joined<T>(r: Result<ApiResult<T>, tokio::task::JoinError>) -> ApiResult<T> {
 /// Evaluates the rules for many people on every core (evaluation is pure), at the clock's now.
 async fn evaluate_many(
     app: &AppState,
-    persons: Vec<PersonRecord>,
+    persons: Vec<PersonKeys>,
     records: Vec<FactRecords>,
     previous: &HashMap<SubjectId, (Color, DateTime<Utc>)>,
     regions: &std::sync::Arc<RegionRisk>,
@@ -250,12 +271,12 @@ async fn evaluate_many(
     let now = app.clock.now();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
     let per_thread = persons.len().div_ceil(threads).max(1);
-    type Part = (Vec<PersonRecord>, Vec<FactRecords>, Vec<Option<(Color, DateTime<Utc>)>>);
+    type Part = (Vec<PersonKeys>, Vec<FactRecords>, Vec<Option<(Color, DateTime<Utc>)>>);
     let mut work: Vec<Part> = Vec::new();
     let mut persons = persons.into_iter();
     let mut records = records.into_iter();
     loop {
-        let p: Vec<PersonRecord> = persons.by_ref().take(per_thread).collect();
+        let p: Vec<PersonKeys> = persons.by_ref().take(per_thread).collect();
         if p.is_empty() {
             break;
         }
@@ -320,10 +341,12 @@ pub fn spawn_scheduler(app: AppState, every: StdDuration, mut shutdown: tokio::s
                     break;
                 }
                 let changed = if n >= BULK_FROM {
-                    recolor_many(&app, people.into_iter().collect()).await.unwrap_or_else(|e| {
-                        tracing::error!(error = e.detail, "scheduled reviews");
-                        0
-                    })
+                    recolor_many(&app, people.into_iter().collect()).await.map(|done| done.changed).unwrap_or_else(
+                        |e| {
+                            tracing::error!(error = e.detail, "scheduled reviews");
+                            0
+                        },
+                    )
                 } else {
                     recolor_all(&app, people).await
                 };

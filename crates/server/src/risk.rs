@@ -10,7 +10,7 @@ use healthcode_core::rules::{
     CaseRecord, Decision, DeclarationFact, Exposure, Facts, LabTest, Override, Quarantine, RegionRisk, RiskPeriod,
     Stay, StaySource, TestKind, Trip, Vaccination,
 };
-use healthcode_store::{FactRecords, OverrideRecord, PersonRecord};
+use healthcode_store::{FactRecords, OverrideRecord, PersonKeys, PersonRecord};
 
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -40,13 +40,14 @@ pub fn look_back_from(app: &AppState) -> DateTime<Utc> {
 /// stays (by phone); lab tests, case statuses, trips and vaccinations (by ID number);
 /// overrides and quarantines (by subject id).
 pub async fn facts_for(app: &AppState, person: &PersonRecord) -> ApiResult<Facts> {
-    let records = fact_records(app, person).await?;
-    facts_from(app, person, records)
+    let keys = person.keys();
+    let records = fact_records(app, &keys).await?;
+    facts_from(app, &keys, records)
 }
 
 /// One person's fact records, read one table at a time (`facts_for_many` reads the same
 /// for many people at once).
-async fn fact_records(app: &AppState, person: &PersonRecord) -> ApiResult<FactRecords> {
+async fn fact_records(app: &AppState, person: &PersonKeys) -> ApiResult<FactRecords> {
     let since = look_back_from(app);
     let declarations = app.store.declarations(&person.subject_id, LOOK_BACK_DAYS as u32 * 2).await?;
     Ok(FactRecords {
@@ -70,7 +71,7 @@ async fn fact_records(app: &AppState, person: &PersonRecord) -> ApiResult<FactRe
 
 /// The engine's facts from a person's records: the one mapping from what is stored to what
 /// the rules read, whichever way the records were fetched.
-pub fn facts_from(app: &AppState, person: &PersonRecord, r: FactRecords) -> ApiResult<Facts> {
+pub fn facts_from(app: &AppState, person: &PersonKeys, r: FactRecords) -> ApiResult<Facts> {
     Ok(Facts {
         registered_at: Some(person.created_at),
         declarations: r

@@ -1144,11 +1144,11 @@ impl Store for PostgresStore {
         self.persons_insert_many_impl(persons).await
     }
 
-    async fn persons_get_many(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonRecord>> {
-        self.persons_get_many_impl(subjects).await
+    async fn persons_keys_many(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonKeys>> {
+        self.persons_keys_many_impl(subjects).await
     }
 
-    async fn facts_for_many(&self, persons: &[PersonRecord], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
+    async fn facts_for_many(&self, persons: &[PersonKeys], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
         self.facts_for_many_impl(persons, since).await
     }
 

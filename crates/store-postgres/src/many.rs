@@ -12,9 +12,8 @@ use healthcode_store::*;
 use sqlx::Row;
 
 use crate::{
-    DECLARATION_COLUMNS, PERSON_COLUMNS, PostgresStore, case_from_row, db_err, declaration_from_row, lab_test_from_row,
-    person_from_row, person_insert_err, person_insert_query, save_decision, stay_from_row, trip_from_row,
-    vaccination_from_row,
+    DECLARATION_COLUMNS, PostgresStore, case_from_row, db_err, declaration_from_row, lab_test_from_row,
+    person_insert_err, person_insert_query, save_decision, stay_from_row, trip_from_row, vaccination_from_row,
 };
 
 fn sorted_ids(subjects: &[SubjectId]) -> Vec<String> {
@@ -33,13 +32,24 @@ impl PostgresStore {
         tx.commit().await.map_err(db_err)
     }
 
-    pub(crate) async fn persons_get_many_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonRecord>> {
-        let sql = format!("SELECT {PERSON_COLUMNS} FROM persons p WHERE p.subject_id = ANY($1) ORDER BY p.subject_id");
+    pub(crate) async fn persons_keys_many_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonKeys>> {
         let mut out = Vec::new();
         for chunk in sorted_ids(subjects).chunks(MANY_CHUNK) {
-            let rows = sqlx::query(&sql).bind(chunk).fetch_all(&self.pool).await.map_err(db_err)?;
+            let rows = sqlx::query(
+                "SELECT subject_id, id_index, phone_index, created_at FROM persons WHERE subject_id = ANY($1) \
+                 ORDER BY subject_id",
+            )
+            .bind(chunk)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
             for r in &rows {
-                out.push(person_from_row(r)?);
+                out.push(PersonKeys {
+                    subject_id: codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)?,
+                    id_index: r.try_get(1).map_err(db_err)?,
+                    phone_index: r.try_get(2).map_err(db_err)?,
+                    created_at: r.try_get(3).map_err(db_err)?,
+                });
             }
         }
         Ok(out)
@@ -47,7 +57,7 @@ impl PostgresStore {
 
     pub(crate) async fn facts_for_many_impl(
         &self,
-        persons: &[PersonRecord],
+        persons: &[PersonKeys],
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<FactRecords>> {
         let mut out = Vec::with_capacity(persons.len());
@@ -57,7 +67,7 @@ impl PostgresStore {
         Ok(out)
     }
 
-    async fn facts_chunk(&self, persons: &[PersonRecord], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
+    async fn facts_chunk(&self, persons: &[PersonKeys], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
         let mut records = vec![FactRecords::default(); persons.len()];
         let by_subject: HashMap<&str, usize> =
             persons.iter().enumerate().map(|(i, p)| (p.subject_id.as_str(), i)).collect();

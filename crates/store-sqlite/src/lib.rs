@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 mod bulk;
+mod decisions;
 mod many;
 mod migrate;
 mod tracing;
@@ -306,15 +307,6 @@ fn vaccination_from_row(r: &SqliteRow) -> StoreResult<VaccinationRecord> {
         product: r.try_get("product").map_err(db_err)?,
     })
 }
-
-/// A decision replacing the person's last one (`decision_save`, `decisions_save_many`).
-const DECISION_UPSERT: &str = "INSERT INTO decisions (subject_id, color, since, rule_set_version, next_review_at, \
-     evaluated_at, record) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject_id) DO UPDATE SET \
-     color = excluded.color, since = excluded.since, rule_set_version = excluded.rule_set_version, \
-     next_review_at = excluded.next_review_at, evaluated_at = excluded.evaluated_at, record = excluded.record";
-
-const COLOR_CHANGE_INSERT: &str =
-    "INSERT INTO color_changes (subject_id, at, from_color, to_color, rule_set_version) VALUES (?, ?, ?, ?, ?)";
 
 type Insert<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 
@@ -847,84 +839,17 @@ impl Store for SqliteStore {
         rows.iter().map(vaccination_from_row).collect()
     }
 
+    // --- decisions: `decisions.rs` ---
     async fn decision_save(&self, d: &DecisionRecord) -> StoreResult<Option<ColorChange>> {
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let previous: Option<String> = sqlx::query("SELECT color FROM decisions WHERE subject_id = ?")
-            .bind(d.subject_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .map(|r| r.try_get(0))
-            .transpose()
-            .map_err(db_err)?;
-        sqlx::query(DECISION_UPSERT)
-            .bind(d.subject_id.as_str())
-            .bind(d.color.as_str())
-            .bind(micros(d.since))
-            .bind(&d.rule_set_version)
-            .bind(d.next_review_at.map(micros))
-            .bind(micros(d.evaluated_at))
-            .bind(d.record.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let from = previous.as_deref().map(codec::color).transpose()?;
-        let change = (from != Some(d.color)).then(|| ColorChange {
-            at: d.evaluated_at,
-            from,
-            to: d.color,
-            rule_set_version: d.rule_set_version.clone(),
-        });
-        if let Some(c) = &change {
-            sqlx::query(COLOR_CHANGE_INSERT)
-                .bind(d.subject_id.as_str())
-                .bind(micros(c.at))
-                .bind(c.from.map(|f| f.as_str()))
-                .bind(c.to.as_str())
-                .bind(&c.rule_set_version)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(change)
+        Ok(self.decisions_save_impl(std::slice::from_ref(d)).await?.pop().map(|(_, c)| c))
     }
 
     async fn decision_get(&self, subject_id: &SubjectId) -> StoreResult<Option<DecisionRecord>> {
-        let row = sqlx::query(
-            "SELECT subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record \
-             FROM decisions WHERE subject_id = ?",
-        )
-        .bind(subject_id.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(db_err)?;
-        row.map(|r| {
-            Ok(DecisionRecord {
-                subject_id: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
-                color: codec::color(&r.try_get::<String, _>("color").map_err(db_err)?)?,
-                since: time(r.try_get("since").map_err(db_err)?)?,
-                rule_set_version: r.try_get("rule_set_version").map_err(db_err)?,
-                next_review_at: opt_time(r.try_get("next_review_at").map_err(db_err)?)?,
-                evaluated_at: time(r.try_get("evaluated_at").map_err(db_err)?)?,
-                record: serde_json::from_str(&r.try_get::<String, _>("record").map_err(db_err)?)
-                    .map_err(|e| StoreError::Corrupt(format!("decision: {e}")))?,
-            })
-        })
-        .transpose()
+        self.decision_get_impl(subject_id).await
     }
 
     async fn decisions_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SubjectId>> {
-        let rows = sqlx::query(
-            "SELECT subject_id FROM decisions WHERE next_review_at IS NOT NULL AND next_review_at <= ? \
-             ORDER BY next_review_at LIMIT ?",
-        )
-        .bind(micros(now))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
-        rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
+        self.decisions_due_impl(now, limit).await
     }
 
     async fn color_history(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<ColorChange>> {
@@ -1083,11 +1008,11 @@ impl Store for SqliteStore {
         self.persons_insert_many_impl(persons).await
     }
 
-    async fn persons_get_many(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonRecord>> {
-        self.persons_get_many_impl(subjects).await
+    async fn persons_keys_many(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonKeys>> {
+        self.persons_keys_many_impl(subjects).await
     }
 
-    async fn facts_for_many(&self, persons: &[PersonRecord], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
+    async fn facts_for_many(&self, persons: &[PersonKeys], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
         self.facts_for_many_impl(persons, since).await
     }
 
@@ -1096,7 +1021,7 @@ impl Store for SqliteStore {
     }
 
     async fn decisions_save_many(&self, decisions: &[DecisionRecord]) -> StoreResult<Vec<(SubjectId, ColorChange)>> {
-        self.decisions_save_many_impl(decisions).await
+        self.decisions_save_impl(decisions).await
     }
 
     // --- overrides and quarantines: `overrides.rs` ---
@@ -1142,17 +1067,7 @@ impl Store for SqliteStore {
     }
 
     async fn decisions_mark_due(&self, version: &str, at: DateTime<Utc>) -> StoreResult<u64> {
-        // Earlier reviews stay as they are: this only brings the others forward.
-        let done = sqlx::query(
-            "UPDATE decisions SET next_review_at = ? WHERE rule_set_version <> ? AND (next_review_at IS NULL OR next_review_at > ?)",
-        )
-        .bind(micros(at))
-            .bind(version)
-            .bind(micros(at))
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(done.rows_affected())
+        self.decisions_mark_due_impl(version, at).await
     }
 
     async fn reviews_request(&self, subjects: &[SubjectId], at: DateTime<Utc>) -> StoreResult<u64> {

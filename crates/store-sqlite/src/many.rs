@@ -12,13 +12,10 @@ use healthcode_store::*;
 use sqlx::Row;
 
 use crate::bulk::{self, Value};
-use crate::{
-    CACHE_SIZE_KIB, DECLARATION_COLUMNS, PERSON_COLUMNS, SqliteStore, db_err, declaration_from_row, micros,
-    person_from_row, time,
-};
+use crate::{CACHE_SIZE_KIB, DECLARATION_COLUMNS, SqliteStore, db_err, declaration_from_row, micros};
 
 /// A JSON array of texts, for `json_each(?)`.
-fn json_texts<'a>(items: impl Iterator<Item = &'a str>) -> String {
+pub(crate) fn json_texts<'a>(items: impl Iterator<Item = &'a str>) -> String {
     serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
 }
 
@@ -101,23 +98,29 @@ impl SqliteStore {
         .map_err(person_write_error)
     }
 
-    pub(crate) async fn persons_get_many_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonRecord>> {
+    pub(crate) async fn persons_keys_many_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonKeys>> {
         let mut ids: Vec<&str> = subjects.iter().map(SubjectId::as_str).collect();
         ids.sort_unstable();
         ids.dedup();
-        let sql = format!(
-            "SELECT {PERSON_COLUMNS} FROM persons p WHERE p.subject_id IN (SELECT value FROM json_each(?1)) \
-             ORDER BY p.subject_id"
-        );
+        // Answered from the `persons_keys` index alone (migration 0012): the table's rows,
+        // with their sealed values, are ten times larger and each on a page of its own.
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MANY_CHUNK) {
-            let rows = sqlx::query(&sql)
-                .bind(json_texts(chunk.iter().copied()))
-                .fetch_all(&self.reader)
-                .await
-                .map_err(db_err)?;
+            let rows = sqlx::query(
+                "SELECT subject_id, id_index, phone_index, created_at FROM persons INDEXED BY persons_keys \
+                 WHERE subject_id IN (SELECT value FROM json_each(?1)) ORDER BY subject_id",
+            )
+            .bind(json_texts(chunk.iter().copied()))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
             for r in &rows {
-                out.push(person_from_row(r)?);
+                out.push(PersonKeys {
+                    subject_id: codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)?,
+                    id_index: r.try_get(1).map_err(db_err)?,
+                    phone_index: r.try_get(2).map_err(db_err)?,
+                    created_at: crate::time(r.try_get(3).map_err(db_err)?)?,
+                });
             }
         }
         Ok(out)
@@ -125,7 +128,7 @@ impl SqliteStore {
 
     pub(crate) async fn facts_for_many_impl(
         &self,
-        persons: &[PersonRecord],
+        persons: &[PersonKeys],
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<FactRecords>> {
         let mut out = Vec::with_capacity(persons.len());
@@ -135,7 +138,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    async fn facts_chunk(&self, persons: &[PersonRecord], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
+    async fn facts_chunk(&self, persons: &[PersonKeys], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
         let mut records = vec![FactRecords::default(); persons.len()];
         let by_subject: HashMap<&str, usize> =
             persons.iter().enumerate().map(|(i, p)| (p.subject_id.as_str(), i)).collect();
@@ -245,87 +248,5 @@ impl SqliteStore {
             }
         }
         Ok(records)
-    }
-
-    pub(crate) async fn decisions_colors_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<StoredColor>> {
-        let mut ids: Vec<&str> = subjects.iter().map(SubjectId::as_str).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(MANY_CHUNK) {
-            let rows = sqlx::query(
-                "SELECT subject_id, color, since FROM decisions WHERE subject_id IN (SELECT value FROM json_each(?1)) \
-                 ORDER BY subject_id",
-            )
-            .bind(json_texts(chunk.iter().copied()))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-            for r in &rows {
-                out.push(StoredColor {
-                    subject_id: codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)?,
-                    color: codec::color(&r.try_get::<String, _>(1).map_err(db_err)?)?,
-                    since: time(r.try_get(2).map_err(db_err)?)?,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    pub(crate) async fn decisions_save_many_impl(
-        &self,
-        decisions: &[DecisionRecord],
-    ) -> StoreResult<Vec<(SubjectId, ColorChange)>> {
-        if decisions.is_empty() {
-            return Ok(Vec::new());
-        }
-        // What the blocking writer needs, owned; the record serialised here.
-        type Row = (SubjectId, healthcode_core::Color, i64, String, Option<i64>, i64, String);
-        let rows: Vec<Row> = decisions
-            .iter()
-            .map(|d| {
-                (
-                    d.subject_id.clone(),
-                    d.color,
-                    micros(d.since),
-                    d.rule_set_version.clone(),
-                    d.next_review_at.map(micros),
-                    micros(d.evaluated_at),
-                    d.record.to_string(),
-                )
-            })
-            .collect();
-        bulk::write(&self.writer, CACHE_SIZE_KIB, move |db| {
-            let previous = db.prepare("SELECT color FROM decisions WHERE subject_id = ?1")?;
-            let upsert = db.prepare(crate::DECISION_UPSERT)?;
-            let change = db.prepare(crate::COLOR_CHANGE_INSERT)?;
-            let mut changes = Vec::new();
-            for (subject, color, since, version, next, evaluated, record) in &rows {
-                let s = subject.as_str();
-                let from = previous.query_text(&[Value::Text(s)])?.as_deref().map(codec::color).transpose()?;
-                upsert.run(&[
-                    Value::Text(s),
-                    Value::Text(color.as_str()),
-                    Value::Int(*since),
-                    Value::Text(version),
-                    next.map_or(Value::Null, Value::Int),
-                    Value::Int(*evaluated),
-                    Value::Text(record),
-                ])?;
-                if from != Some(*color) {
-                    change.run(&[
-                        Value::Text(s),
-                        Value::Int(*evaluated),
-                        from.map_or(Value::Null, |f| Value::Text(f.as_str())),
-                        Value::Text(color.as_str()),
-                        Value::Text(version),
-                    ])?;
-                    let c = ColorChange { at: time(*evaluated)?, from, to: *color, rule_set_version: version.clone() };
-                    changes.push((subject.clone(), c));
-                }
-            }
-            Ok(changes)
-        })
-        .await
     }
 }

@@ -136,7 +136,10 @@ impl SqliteStore {
         }
         let high = String::from_utf8(high).map_err(|_| StoreError::Corrupt("region prefix".into()))?;
         let rows = sqlx::query(
-            "SELECT DISTINCT p.subject_id FROM telecom_stays s JOIN persons p ON p.phone_index = s.phone_index \
+            // The covering index (migration 0012) answers with the subject id; the unique one,
+            // which the planner prefers, would read each person's row for it.
+            "SELECT DISTINCT p.subject_id FROM telecom_stays s \
+             JOIN persons p INDEXED BY persons_phone_subject ON p.phone_index = s.phone_index \
              WHERE s.region >= ? AND s.region < ? AND s.end_at >= ? AND s.start_at < ? ORDER BY p.subject_id",
         )
         .bind(low)

@@ -83,6 +83,29 @@ pub struct PersonRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl PersonRecord {
+    /// The keys the person's facts are filed under, and nothing personal.
+    pub fn keys(&self) -> PersonKeys {
+        PersonKeys {
+            subject_id: self.subject_id.clone(),
+            id_index: self.id_index.clone(),
+            phone_index: self.phone_index.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// What recoloring needs of a person: the keys their facts are filed under (telecom data by
+/// the phone's blind index, health records by the ID number's, the rest by the subject id)
+/// and when they registered. No sealed value: reading a million of these stays cheap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonKeys {
+    pub subject_id: SubjectId,
+    pub id_index: Vec<u8>,
+    pub phone_index: Option<Vec<u8>>,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guardian {
     pub subject_id: SubjectId,
@@ -545,9 +568,9 @@ pub trait Store: Send + Sync + 'static {
     /// system), with `person_insert`'s rules: on `Duplicate` or `NotFound` nothing is written.
     async fn persons_insert_many(&self, persons: &[PersonRecord]) -> StoreResult<()>;
     /// The registered people among `subjects`, ordered by subject id; unknown ids are left out.
-    async fn persons_get_many(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonRecord>>;
+    async fn persons_keys_many(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonKeys>>;
     /// The fact records of each person, in the order of `persons` (see [`FactRecords`]).
-    async fn facts_for_many(&self, persons: &[PersonRecord], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>>;
+    async fn facts_for_many(&self, persons: &[PersonKeys], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>>;
     /// The stored colors (and since when) among `subjects`, ordered by subject id; people with
     /// no decision are left out. The full records are not read: recoloring needs only these.
     async fn decisions_colors(&self, subjects: &[SubjectId]) -> StoreResult<Vec<StoredColor>>;

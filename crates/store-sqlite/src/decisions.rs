@@ -1,0 +1,189 @@
+//! Stored decisions on SQLite (migration 0012): each decision's record appended to
+//! `decision_records`, the person's small row in `decisions` (clustered by subject id)
+//! pointing at it, and a row in `color_changes` when the color changed. One writer function
+//! serves one decision and a million: the recoloring of a district passes people in subject-id
+//! order, so the rows it updates are adjacent and the records it appends are sequential.
+
+use chrono::{DateTime, Utc};
+use healthcode_core::{Color, SubjectId};
+use healthcode_store::bulk::MANY_CHUNK;
+use healthcode_store::codec;
+use healthcode_store::*;
+use sqlx::Row;
+
+use crate::bulk::{self, Value};
+use crate::{CACHE_SIZE_KIB, SqliteStore, db_err, micros, opt_time, time};
+
+/// From this many decisions on, a save gets the bulk page cache (`bulk::write`); fewer go
+/// with the writer's usual one, which a switch of cache size would empty.
+const BULK_FROM: usize = 1000;
+
+/// A decision as the writer binds it, owned (it crosses to the writer's blocking thread).
+struct Owned {
+    subject: SubjectId,
+    color: Color,
+    since: i64,
+    version: String,
+    next: Option<i64>,
+    evaluated: i64,
+    record: String,
+}
+
+impl SqliteStore {
+    pub(crate) async fn decisions_save_impl(
+        &self,
+        decisions: &[DecisionRecord],
+    ) -> StoreResult<Vec<(SubjectId, ColorChange)>> {
+        if decisions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<Owned> = decisions
+            .iter()
+            .map(|d| Owned {
+                subject: d.subject_id.clone(),
+                color: d.color,
+                since: micros(d.since),
+                version: d.rule_set_version.clone(),
+                next: d.next_review_at.map(micros),
+                evaluated: micros(d.evaluated_at),
+                record: d.record.to_string(),
+            })
+            .collect();
+        let work = move |db: &bulk::Db| save(db, &rows);
+        if decisions.len() >= BULK_FROM {
+            bulk::write(&self.writer, CACHE_SIZE_KIB, work).await
+        } else {
+            bulk::write_small(&self.writer, work).await
+        }
+    }
+
+    pub(crate) async fn decision_get_impl(&self, subject_id: &SubjectId) -> StoreResult<Option<DecisionRecord>> {
+        let row = sqlx::query(
+            "SELECT r.subject_id, r.color, r.since, r.rule_set_version, r.next_review_at, r.evaluated_at, r.record \
+             FROM decisions d JOIN decision_records r ON r.id = d.record_id WHERE d.subject_id = ?",
+        )
+        .bind(subject_id.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(DecisionRecord {
+                subject_id: codec::subject(&r.try_get::<String, _>("subject_id").map_err(db_err)?)?,
+                color: codec::color(&r.try_get::<String, _>("color").map_err(db_err)?)?,
+                since: time(r.try_get("since").map_err(db_err)?)?,
+                rule_set_version: r.try_get("rule_set_version").map_err(db_err)?,
+                next_review_at: opt_time(r.try_get("next_review_at").map_err(db_err)?)?,
+                evaluated_at: time(r.try_get("evaluated_at").map_err(db_err)?)?,
+                record: serde_json::from_str(&r.try_get::<String, _>("record").map_err(db_err)?)
+                    .map_err(|e| StoreError::Corrupt(format!("decision: {e}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    pub(crate) async fn decisions_due_impl(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SubjectId>> {
+        let rows = sqlx::query(
+            "SELECT subject_id FROM decisions WHERE next_review_at IS NOT NULL AND next_review_at <= ? \
+             ORDER BY next_review_at LIMIT ?",
+        )
+        .bind(micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
+    }
+
+    pub(crate) async fn decisions_mark_due_impl(&self, version: &str, at: DateTime<Utc>) -> StoreResult<u64> {
+        // Earlier reviews stay as they are: this only brings the others forward. The version
+        // is in the record (a rule change is rare; a probe per person is fine then).
+        let done = sqlx::query(
+            "UPDATE decisions SET next_review_at = ?1 WHERE (next_review_at IS NULL OR next_review_at > ?1) \
+             AND (SELECT r.rule_set_version FROM decision_records r WHERE r.id = decisions.record_id) <> ?2",
+        )
+        .bind(micros(at))
+        .bind(version)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn decisions_colors_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<StoredColor>> {
+        let mut ids: Vec<&str> = subjects.iter().map(SubjectId::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MANY_CHUNK) {
+            let rows = sqlx::query(
+                "SELECT subject_id, color, since FROM decisions WHERE subject_id IN (SELECT value FROM json_each(?1)) \
+                 ORDER BY subject_id",
+            )
+            .bind(crate::many::json_texts(chunk.iter().copied()))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+            for r in &rows {
+                out.push(StoredColor {
+                    subject_id: codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)?,
+                    color: codec::color(&r.try_get::<String, _>(1).map_err(db_err)?)?,
+                    since: time(r.try_get(2).map_err(db_err)?)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Writes decisions in the caller's transaction: for each, the color it replaces, the record
+/// appended, the person's row pointed at it, and a color change when the color differs.
+fn save(db: &bulk::Db, rows: &[Owned]) -> StoreResult<Vec<(SubjectId, ColorChange)>> {
+    let previous = db.prepare("SELECT color FROM decisions WHERE subject_id = ?1")?;
+    let record = db.prepare(
+        "INSERT INTO decision_records (subject_id, color, since, rule_set_version, next_review_at, evaluated_at, \
+         record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let person = db.prepare(
+        "INSERT INTO decisions (subject_id, record_id, color, since, next_review_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (subject_id) DO UPDATE SET record_id = excluded.record_id, color = excluded.color, \
+         since = excluded.since, next_review_at = excluded.next_review_at",
+    )?;
+    let change = db.prepare(
+        "INSERT INTO color_changes (subject_id, at, from_color, to_color, rule_set_version) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut changes = Vec::new();
+    for d in rows {
+        let s = d.subject.as_str();
+        let from = previous.query_text(&[Value::Text(s)])?.as_deref().map(codec::color).transpose()?;
+        let next = d.next.map_or(Value::Null, Value::Int);
+        record.run(&[
+            Value::Text(s),
+            Value::Text(d.color.as_str()),
+            Value::Int(d.since),
+            Value::Text(&d.version),
+            next,
+            Value::Int(d.evaluated),
+            Value::Text(&d.record),
+        ])?;
+        let record_id = db.last_insert_rowid();
+        person.run(&[
+            Value::Text(s),
+            Value::Int(record_id),
+            Value::Text(d.color.as_str()),
+            Value::Int(d.since),
+            d.next.map_or(Value::Null, Value::Int),
+        ])?;
+        if from != Some(d.color) {
+            change.run(&[
+                Value::Text(s),
+                Value::Int(d.evaluated),
+                from.map_or(Value::Null, |f| Value::Text(f.as_str())),
+                Value::Text(d.color.as_str()),
+                Value::Text(&d.version),
+            ])?;
+            let c = ColorChange { at: time(d.evaluated)?, from, to: d.color, rule_set_version: d.version.clone() };
+            changes.push((d.subject.clone(), c));
+        }
+    }
+    Ok(changes)
+}
