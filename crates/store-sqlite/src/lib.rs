@@ -983,6 +983,10 @@ impl Store for SqliteStore {
         self.visits_write_impl(writes).await
     }
 
+    async fn visits_write_checked(&self, writes: Vec<CheckedWrite>) -> StoreResult<Vec<Written>> {
+        self.visits_write_checked_impl(writes).await
+    }
+
     async fn visit_close(
         &self,
         subject_id: &SubjectId,
