@@ -17,9 +17,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
-use healthcode_core::{Color, SubjectId};
 use healthcode_core::{ScanPolicy, VenueId};
-use healthcode_store::{Staff, Store, StoreResult, VenueRecord, VisitWrite};
+use healthcode_store::{CheckedWrite, Staff, Store, VenueRecord, Written};
 use healthcode_token::TrustList;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -58,31 +57,11 @@ impl Default for ScanSettings {
 
 type Reply = oneshot::Sender<Result<Vec<Written>, String>>;
 
-/// A visit to write, and the condition it is written under.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    pub write: VisitWrite,
-    /// Write it only if the person's stored decision did not turn red after this time (the
-    /// issue time of the code that was scanned). The writer reads these decisions for the
-    /// whole group in one query, as it writes the group in one transaction.
-    pub unless_red_since: Option<DateTime<Utc>>,
-}
-
-/// What became of a pending visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Written {
-    New,
-    /// Stored before (a replay): nothing written.
-    Duplicate,
-    /// Not written: the person's decision turned red after the code was issued.
-    TurnedRed,
-}
-
 /// A device's account and when it was read.
 type CachedDevice = (DateTime<Utc>, Arc<Staff>);
 
 struct Job {
-    writes: Vec<Pending>,
+    writes: Vec<CheckedWrite>,
     reply: Reply,
 }
 
@@ -128,7 +107,7 @@ const TRUST_REFRESH: Duration = Duration::seconds(60);
 
 impl Visits {
     /// Writes visits durably; answers, in order, what became of each.
-    pub async fn write(&self, writes: Vec<Pending>) -> ApiResult<Vec<Written>> {
+    pub async fn write(&self, writes: Vec<CheckedWrite>) -> ApiResult<Vec<Written>> {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
@@ -246,8 +225,8 @@ async fn commit(store: &dyn Store, first: Job, rx: &mut mpsc::Receiver<Job>, gro
         tokio::task::yield_now().await;
     }
     let sizes: Vec<usize> = jobs.iter().map(|j| j.writes.len()).collect();
-    let (all, replies): (Vec<Vec<Pending>>, Vec<Reply>) = jobs.into_iter().map(|j| (j.writes, j.reply)).unzip();
-    let result = write_group(store, all.into_iter().flatten().collect()).await;
+    let (all, replies): (Vec<Vec<CheckedWrite>>, Vec<Reply>) = jobs.into_iter().map(|j| (j.writes, j.reply)).unzip();
+    let result = store.visits_write_checked(all.into_iter().flatten().collect()).await;
     let mut offset = 0;
     for (n, reply) in sizes.into_iter().zip(replies) {
         let part = match &result {
@@ -257,37 +236,4 @@ async fn commit(store: &dyn Store, first: Job, rx: &mut mpsc::Receiver<Job>, gro
         offset += n;
         let _ = reply.send(part);
     }
-}
-
-/// One query for the decisions the group's conditions need, then one transaction for the
-/// visits that meet them (moved, not copied, into the store's batch).
-async fn write_group(store: &dyn Store, all: Vec<Pending>) -> StoreResult<Vec<Written>> {
-    let mut subjects: Vec<SubjectId> =
-        all.iter().filter(|p| p.unless_red_since.is_some()).map(|p| p.write.visit.subject_id.clone()).collect();
-    subjects.sort();
-    subjects.dedup();
-    let red_since: HashMap<SubjectId, DateTime<Utc>> = if subjects.is_empty() {
-        HashMap::new()
-    } else {
-        let colors = store.decisions_colors(&subjects).await?;
-        colors.into_iter().filter(|c| c.color == Color::Red).map(|c| (c.subject_id, c.since)).collect()
-    };
-    let turned_red: Vec<bool> = all
-        .iter()
-        .map(|p| {
-            let since = red_since.get(&p.write.visit.subject_id);
-            p.unless_red_since.zip(since).is_some_and(|(issued, since)| *since > issued)
-        })
-        .collect();
-    let writes: Vec<VisitWrite> =
-        all.into_iter().zip(&turned_red).filter(|(_, red)| !**red).map(|(p, _)| p.write).collect();
-    let mut new = store.visits_write(&writes).await?.into_iter();
-    Ok(turned_red
-        .into_iter()
-        .map(|red| match red {
-            true => Written::TurnedRed,
-            false if new.next().unwrap_or(false) => Written::New,
-            false => Written::Duplicate,
-        })
-        .collect())
 }

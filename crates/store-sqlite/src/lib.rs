@@ -34,9 +34,23 @@ mod visits;
 const TRACE_READERS: u32 = 16;
 const TRACE_CACHE_KIB: i64 = -8192;
 
-/// The page cache of each connection (`cache_size`, negative: KiB): 128 MiB, a budget rather
-/// than an allocation. Bulk imports raise the writer's for their duration (`bulk.rs`).
-const CACHE_SIZE_KIB: i64 = -131072;
+/// The page cache of each reader connection (`cache_size`, negative: KiB): 128 MiB, a budget
+/// rather than an allocation.
+const READ_CACHE_KIB: i64 = -131072;
+/// The writer's usual page cache: 16 MiB. Small on purpose: at the end of every write
+/// transaction whose B-tree balancing swapped two pages' numbers (`balance_nonroot` parks one
+/// at the lock-byte page's number meanwhile; about every other group commit of scans), SQLite
+/// walks the writer's whole page cache to drop pages past the end of the file, which at
+/// 128 MiB (~27,000 pages cached) took about a tenth of a group commit. Bulk writes raise it
+/// for their duration (`bulk.rs`).
+const CACHE_SIZE_KIB: i64 = -16384;
+/// WAL frames after which a commit copies the WAL into the database (`wal_autocheckpoint`):
+/// 4,000 (16 MiB of WAL) instead of SQLite's 1,000: checkpoints, each with two fsyncs, come
+/// four times less often, and a page rewritten by many group commits meanwhile (a B-tree's
+/// right edge, the pages of people scanned again and again) is copied into the database once.
+/// Durability is unchanged (a commit is durable once in the WAL); recovery after a crash
+/// reads at most this much WAL.
+const WAL_AUTOCHECKPOINT_FRAMES: u32 = 4000;
 mod overrides;
 mod reviews;
 mod stays;
@@ -224,15 +238,17 @@ impl SqliteStore {
             // the last transactions on a power cut; the usual trade for SQLite servers.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(StdDuration::from_secs(10))
-            // 128 MiB of page cache per connection (a budget, not an allocation): bulk imports
-            // insert into indexes keyed by random blind indexes, which thrash the 2 MiB default.
-            .pragma("cache_size", CACHE_SIZE_KIB.to_string());
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await.map_err(db_err)?;
+            .busy_timeout(StdDuration::from_secs(10));
+        let writer_options = options
+            .clone()
+            .pragma("cache_size", CACHE_SIZE_KIB.to_string())
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_FRAMES.to_string());
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await.map_err(db_err)?;
         migrate::run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.clone().read_only(true))
+            // 128 MiB of page cache per reader (a budget, not an allocation).
+            .connect_with(options.clone().read_only(true).pragma("cache_size", READ_CACHE_KIB.to_string()))
             .await
             .map_err(db_err)?;
         let tracer = SqlitePoolOptions::new()
@@ -890,6 +906,10 @@ impl Store for SqliteStore {
 
     async fn visits_write(&self, writes: &[VisitWrite]) -> StoreResult<Vec<bool>> {
         self.visits_write_impl(writes).await
+    }
+
+    async fn visits_write_checked(&self, writes: Vec<CheckedWrite>) -> StoreResult<Vec<Written>> {
+        self.visits_write_checked_impl(writes).await
     }
 
     async fn visit_close(

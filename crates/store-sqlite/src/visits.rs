@@ -2,14 +2,17 @@
 //! venue and time, indexed by person (covering tracing's reads) and by key; retention deletes
 //! rows. `visits_load` fills an empty table fast (benchmarks, restores).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use healthcode_core::local_time::local_midnight;
-use healthcode_core::{SubjectId, VenueCategory, VenueId};
+use healthcode_core::{Color, SubjectId, VenueCategory, VenueId};
 use healthcode_store::codec;
 use healthcode_store::*;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
+use crate::bulk::{Db, Statement, Value};
 use crate::{SqliteStore, db_err, micros, time};
 
 const VISIT_COLUMNS: &str = "visit_key, subject_id, venue_id, entered_at, left_at, closed, source";
@@ -20,9 +23,12 @@ const CLOSE_OPEN: &str = "UPDATE visits SET left_at = ?3, closed = 1 WHERE (visi
      (SELECT visit_key, entered_at FROM visits WHERE subject_id = ?1 AND venue_id = ?2 AND closed = 0 \
       AND entered_at <= ?3 AND entered_at > ?4 ORDER BY entered_at DESC LIMIT 1)";
 
+/// Since when a person's stored decision has had the color `?2` (no row: another color, or no
+/// decision): the stored-decision check of scans.
+const RED_SINCE: &str = "SELECT since FROM decisions WHERE subject_id = ?1 AND color = ?2";
+
 /// A visit's values in `VISIT_COLUMNS` order, for the bulk paths' prepared statements.
-fn visit_values(v: &VisitRecord) -> [crate::bulk::Value<'_>; 7] {
-    use crate::bulk::Value;
+fn visit_values(v: &VisitRecord) -> [Value<'_>; 7] {
     [
         Value::Text(&v.visit_key),
         Value::Text(v.subject_id.as_str()),
@@ -32,6 +38,42 @@ fn visit_values(v: &VisitRecord) -> [crate::bulk::Value<'_>; 7] {
         Value::Int(i64::from(v.closed)),
         Value::Text(v.source.as_str()),
     ]
+}
+
+/// Inserts visits (a key already stored or repeated earlier is left as it is) and closes the
+/// visit each new exit ends, inside the caller's transaction; whether each was new, in order.
+fn insert_visits<'a>(db: &Db, writes: impl IntoIterator<Item = &'a VisitWrite>) -> StoreResult<Vec<bool>> {
+    let insert = db.prepare(&format!(
+        "INSERT INTO visits ({VISIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+             ON CONFLICT (visit_key, entered_at) DO NOTHING"
+    ))?;
+    let close = db.prepare(CLOSE_OPEN)?;
+    let mut new = Vec::new();
+    for w in writes {
+        let v = &w.visit;
+        let inserted = insert.run(&visit_values(v))? == 1;
+        if inserted && w.closes_open {
+            close.run(&[
+                Value::Text(v.subject_id.as_str()),
+                Value::Text(v.venue_id.as_str()),
+                Value::Int(micros(v.entered_at)),
+                Value::Int(micros(v.entered_at - Duration::days(1))),
+            ])?;
+        }
+        new.push(inserted);
+    }
+    Ok(new)
+}
+
+/// Since when the person's stored decision is red, by `RED_SINCE`; `None` when it is not red
+/// or there is none.
+fn red_since_of(red_since: &Statement<'_>, subject: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    let mut since = None;
+    red_since.query_each(&[Value::Text(subject), Value::Text(Color::Red.as_str())], |r| {
+        since = Some(time(r.int(0))?);
+        Ok(())
+    })?;
+    Ok(since)
 }
 
 fn venue_id(s: &str) -> StoreResult<VenueId> {
@@ -97,31 +139,38 @@ impl SqliteStore {
     /// One transaction; one prepared statement per row (SQLite runs them in-process, so a
     /// multi-row statement would save little and lose the per-row answer).
     pub(crate) async fn visits_write_impl(&self, writes: &[VisitWrite]) -> StoreResult<Vec<bool>> {
-        use crate::bulk::Value;
         // Thousands of scans a second arrive here in groups: one prepared statement stepped
         // per visit on the writer's raw handle, not a sqlx round trip per statement.
         let writes = writes.to_vec();
+        crate::bulk::write_small(&self.writer, move |db| insert_visits(db, &writes)).await
+    }
+
+    /// The group commit of scans: the stored colors read in the same transaction as the
+    /// writes (the single writer's), so no recolor can come between the check and the write,
+    /// and the group costs one trip to the writer thread instead of a reader's query first.
+    pub(crate) async fn visits_write_checked_impl(&self, writes: Vec<CheckedWrite>) -> StoreResult<Vec<Written>> {
         crate::bulk::write_small(&self.writer, move |db| {
-            let insert = db.prepare(&format!(
-                "INSERT INTO visits ({VISIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                     ON CONFLICT (visit_key, entered_at) DO NOTHING"
-            ))?;
-            let close = db.prepare(CLOSE_OPEN)?;
-            let mut new = Vec::with_capacity(writes.len());
+            let red = db.prepare(RED_SINCE)?;
+            // A group holds many scans of the same people (a queue at a gate): read each once.
+            let mut red_since: HashMap<&str, Option<DateTime<Utc>>> = HashMap::new();
+            let mut turned_red = Vec::with_capacity(writes.len());
             for w in &writes {
-                let v = &w.visit;
-                let inserted = insert.run(&visit_values(v))? == 1;
-                if inserted && w.closes_open {
-                    close.run(&[
-                        Value::Text(v.subject_id.as_str()),
-                        Value::Text(v.venue_id.as_str()),
-                        Value::Int(micros(v.entered_at)),
-                        Value::Int(micros(v.entered_at - Duration::days(1))),
-                    ])?;
-                }
-                new.push(inserted);
+                let subject = w.write.visit.subject_id.as_str();
+                let since = match (w.unless_red_since, red_since.get(subject)) {
+                    (None, _) => None,
+                    (Some(_), Some(known)) => *known,
+                    (Some(_), None) => {
+                        let since = red_since_of(&red, subject)?;
+                        red_since.insert(subject, since);
+                        since
+                    }
+                };
+                turned_red.push(w.turned_red(since));
             }
-            Ok(new)
+            let kept: Vec<&VisitWrite> =
+                writes.iter().zip(&turned_red).filter(|(_, red)| !**red).map(|(w, _)| &w.write).collect();
+            let new = insert_visits(db, kept)?;
+            Ok(merge_written(&turned_red, new))
         })
         .await
     }

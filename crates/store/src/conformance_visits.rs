@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use healthcode_core::local_time::local_midnight;
-use healthcode_core::{RegionCode, SubjectId, VenueCategory, VenueId};
+use healthcode_core::{Color, RegionCode, SubjectId, VenueCategory, VenueId};
 
-use crate::conformance::at;
+use crate::conformance::{at, person};
 use crate::*;
 
 static SEQ: AtomicU64 = AtomicU64::new(1);
@@ -72,6 +72,48 @@ pub async fn visits_write_once_per_key_and_report_which_were_new(store: &dyn Sto
     assert_eq!(mine.len(), 2);
     assert_eq!(mine[0], first, "stored exactly, the replay did not change it");
     assert_eq!(store.visits_at_venue(&v, at(0), at(100_000)).await.unwrap().len(), 3);
+}
+
+pub async fn checked_visits_are_not_written_for_people_who_turned_red(store: &dyn Store) {
+    let people = [person("420102"), person("420103"), person("420104")];
+    store.persons_insert_many(&people).await.unwrap();
+    // The first is red since 100 s, the second green since 100 s, the third has no decision.
+    for (p, color) in [(&people[0], Color::Red), (&people[1], Color::Green)] {
+        let decision = DecisionRecord {
+            subject_id: p.subject_id.clone(),
+            color,
+            since: at(100),
+            rule_set_version: "v1".into(),
+            next_review_at: None,
+            evaluated_at: at(100),
+            record: serde_json::json!({"color": color.as_str()}),
+        };
+        store.decision_save(&decision).await.unwrap();
+    }
+    let v = venue(VenueCategory::Restaurant).venue_id;
+    let checked = |key: &str, p: &PersonRecord, issued: Option<i64>| CheckedWrite {
+        write: write(&visit(key, &p.subject_id, &v, at(200), Duration::minutes(30))),
+        unless_red_since: issued.map(at),
+    };
+    let writes = vec![
+        checked("scan:d:red-after-issue", &people[0], Some(50)),
+        checked("scan:d:red-before-issue", &people[0], Some(150)),
+        checked("scan:d:unconditional", &people[0], None),
+        checked("scan:d:green", &people[1], Some(50)),
+        checked("scan:d:undecided", &people[2], Some(50)),
+        checked("scan:d:red-before-issue", &people[0], Some(150)),
+    ];
+    use Written::*;
+    let first = store.visits_write_checked(writes.clone()).await.unwrap();
+    assert_eq!(first, [TurnedRed, New, New, New, New, Duplicate], "a key repeated in one group is a duplicate");
+    // A replay writes nothing, and the refused visit is refused again.
+    let replay = store.visits_write_checked(writes).await.unwrap();
+    assert_eq!(replay, [TurnedRed, Duplicate, Duplicate, Duplicate, Duplicate, Duplicate]);
+    let mut stored: Vec<String> =
+        store.visits_at_venue(&v, at(0), at(10_000)).await.unwrap().into_iter().map(|r| r.visit_key).collect();
+    stored.sort();
+    assert_eq!(stored, ["scan:d:green", "scan:d:red-before-issue", "scan:d:unconditional", "scan:d:undecided"]);
+    assert_eq!(store.visits_write_checked(Vec::new()).await.unwrap(), []);
 }
 
 pub async fn visits_are_found_by_overlap_at_a_venue_and_for_a_person(store: &dyn Store) {

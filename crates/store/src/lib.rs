@@ -27,7 +27,7 @@ pub mod conformance_visits;
 pub mod otp;
 pub mod visit;
 
-pub use visit::{ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite};
+pub use visit::{CheckedWrite, ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite, Written, merge_written};
 pub mod tracing;
 
 pub use tracing::{
@@ -439,6 +439,32 @@ pub trait Store: Send + Sync + 'static {
     /// entered_at)` already stored, or repeated earlier in `writes`, is left as it is. Returns,
     /// in order, whether each write was new. New exits close the open visit they end.
     async fn visits_write(&self, writes: &[VisitWrite]) -> StoreResult<Vec<bool>>;
+    /// Writes visits as `visits_write` does, except those whose condition fails
+    /// ([`CheckedWrite`]); answers, in order, what became of each. Here the stored colors are
+    /// read first (one query for the group), then the rest written in one transaction; a
+    /// backend may do both in one transaction (SQLite does: its writer is single).
+    async fn visits_write_checked(&self, writes: Vec<CheckedWrite>) -> StoreResult<Vec<Written>> {
+        let mut subjects: Vec<SubjectId> =
+            writes.iter().filter(|w| w.unless_red_since.is_some()).map(|w| w.write.visit.subject_id.clone()).collect();
+        subjects.sort();
+        subjects.dedup();
+        let red_since: std::collections::HashMap<SubjectId, DateTime<Utc>> = if subjects.is_empty() {
+            Default::default()
+        } else {
+            let colors = self.decisions_colors(&subjects).await?;
+            colors
+                .into_iter()
+                .filter(|c| c.color == healthcode_core::Color::Red)
+                .map(|c| (c.subject_id, c.since))
+                .collect()
+        };
+        let turned_red: Vec<bool> =
+            writes.iter().map(|w| w.turned_red(red_since.get(&w.write.visit.subject_id).copied())).collect();
+        let kept: Vec<VisitWrite> =
+            writes.into_iter().zip(&turned_red).filter(|(_, red)| !**red).map(|(w, _)| w.write).collect();
+        let new = self.visits_write(&kept).await?;
+        Ok(merge_written(&turned_red, new))
+    }
     /// Imports visits in one transaction (same duplicate rule), counted.
     async fn visits_insert(&self, rows: &[VisitRecord]) -> StoreResult<ImportOutcome> {
         let writes: Vec<_> = rows.iter().map(|v| VisitWrite { visit: v.clone(), closes_open: false }).collect();

@@ -75,6 +75,47 @@ pub struct VisitWrite {
     pub closes_open: bool,
 }
 
+/// A visit written on a condition (a checkpoint scan of a phone code): not when the person's
+/// stored decision is red since a time after `unless_red_since` (the code's issue time), since
+/// the server then knows better than the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedWrite {
+    pub write: VisitWrite,
+    pub unless_red_since: Option<DateTime<Utc>>,
+}
+
+/// What became of a [`CheckedWrite`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    New,
+    /// Stored before (a replay): nothing written.
+    Duplicate,
+    /// Not written: the person's decision turned red after the code was issued.
+    TurnedRed,
+}
+
+impl CheckedWrite {
+    /// Whether the condition fails, given since when the person's stored decision is red
+    /// (`None`: no decision, or not red).
+    pub fn turned_red(&self, red_since: Option<DateTime<Utc>>) -> bool {
+        self.unless_red_since.zip(red_since).is_some_and(|(issued, since)| since > issued)
+    }
+}
+
+/// The outcome of each checked write, from which ones turned red and, for the others in
+/// order, whether each was new (`visits_write`'s answer for them).
+pub fn merge_written(turned_red: &[bool], new: Vec<bool>) -> Vec<Written> {
+    let mut new = new.into_iter();
+    turned_red
+        .iter()
+        .map(|red| match red {
+            true => Written::TurnedRed,
+            false if new.next().unwrap_or(false) => Written::New,
+            false => Written::Duplicate,
+        })
+        .collect()
+}
+
 /// A scan that was denied before a visit could be recorded (forged, expired, unknown issuer…):
 /// kept without any personal data, to count and investigate attacks on a venue.
 #[derive(Debug, Clone, PartialEq, Eq)]

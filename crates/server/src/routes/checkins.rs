@@ -59,7 +59,7 @@ pub async fn checkin(
         source: VisitSource::Checkin,
     };
     let write = VisitWrite { visit, closes_open: false };
-    app.visits.write(vec![crate::visits_writer::Pending { write, unless_red_since: None }]).await?;
+    app.visits.write(vec![healthcode_store::CheckedWrite { write, unless_red_since: None }]).await?;
     Ok((
         StatusCode::CREATED,
         Json(CheckinAnswer {

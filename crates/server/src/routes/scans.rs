@@ -5,9 +5,10 @@
 //!
 //! One server-side addition to the offline decision: when the person's stored decision turned
 //! red after the token was issued, the scan is denied (`color_changed`), since the server
-//! knows better than a three-minute-old token (the group-commit writer checks it for a whole
-//! group of scans in one query, `visits_writer.rs`). A paper code carries no color, so the server
-//! evaluates the person's current one (as `POST /codes/lookup` does).
+//! knows better than a three-minute-old token (checked for a whole group of scans at once by
+//! `Store::visits_write_checked`, on SQLite in the group's write transaction). A paper code
+//! carries no color, so the server evaluates the person's current one (as `POST /codes/lookup`
+//! does).
 //!
 //! Answers: `200` with `decision: deny` and a `reason` for a code that does not verify
 //! (forged, expired, unknown issuer…: recorded as a scan attempt without personal data) or a
@@ -22,7 +23,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use chrono::{DateTime, Utc};
 use healthcode_core::{Color, Role, SubjectId, VenueId};
-use healthcode_store::{ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite};
+use healthcode_store::{CheckedWrite, ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite, Written};
 use healthcode_token::{CodeKind, Report, Verified, VerifyOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,7 +31,6 @@ use serde_json::Value;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{ApiJson, StaffUser};
 use crate::state::AppState;
-use crate::visits_writer::{Pending, Written};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +73,7 @@ pub struct ScanAnswer {
 /// it is recorded (`settle`): most scans pass and never need one.
 struct Outcome {
     answer: ScanAnswer,
-    write: Option<Pending>,
+    write: Option<CheckedWrite>,
     attempt: Option<&'static str>,
 }
 
@@ -184,7 +184,7 @@ async fn decide(
         // Leaving is never refused; the exit closes the visit it ends.
         let answer = ScanAnswer { decision: Decision::Pass, color: claims.color, masked_name: masked, reason: None };
         let write = VisitWrite { visit: visit(scan.at, true), closes_open: true };
-        return Ok(Outcome { answer, write: Some(Pending { write, unless_red_since: None }), attempt: None });
+        return Ok(Outcome { answer, write: Some(CheckedWrite { write, unless_red_since: None }), attempt: None });
     }
     // A phone code carries its color; the writer checks, for the whole group at once, that
     // the stored decision did not turn red since the code was issued. A paper code carries
@@ -202,7 +202,7 @@ async fn decide(
     if app.settings.scans.policy.admits(venue.category, color) {
         let answer = ScanAnswer { decision: Decision::Pass, color: Some(color), masked_name: masked, reason: None };
         let write = VisitWrite { visit: visit(scan.at + venue.category.default_dwell(), false), closes_open: false };
-        Ok(Outcome { answer, write: Some(Pending { write, unless_red_since }), attempt: Some(COLOR_CHANGED) })
+        Ok(Outcome { answer, write: Some(CheckedWrite { write, unless_red_since }), attempt: Some(COLOR_CHANGED) })
     } else {
         let reason = "color_not_admitted";
         Ok(Outcome { answer: deny(reason, Some(color), masked), write: None, attempt: Some(reason) })
@@ -423,7 +423,7 @@ pub async fn batch(
         decided.push((slot, now - scan.at > flag_after, scan, outcome));
     }
     // One group commit for the batch's visits, then each item's final answer.
-    let (slots, writes): (Vec<usize>, Vec<Pending>) = writes.into_iter().unzip();
+    let (slots, writes): (Vec<usize>, Vec<CheckedWrite>) = writes.into_iter().unzip();
     let mut written: Vec<Option<Written>> = vec![None; decided.len()];
     for (slot, w) in slots.into_iter().zip(app.visits.write(writes).await?) {
         written[slot] = Some(w);
