@@ -159,12 +159,6 @@ impl Db {
     pub(crate) fn prepare(&self, sql: &str) -> StoreResult<Statement<'_>> {
         Statement::prepare(self, sql)
     }
-
-    /// The rowid of the last row inserted on this connection.
-    pub(crate) fn last_insert_rowid(&self) -> i64 {
-        // SAFETY: a valid handle.
-        unsafe { ffi::sqlite3_last_insert_rowid(self.0.as_ptr()) }
-    }
 }
 
 pub(crate) struct Statement<'db> {

@@ -1,5 +1,5 @@
 //! Telecom stays (R5, R11) on SQLite: the bulk import of millions of rows, a person's stays,
-//! and who stayed in a region. The layout is migration 0009's (`docs/benchmarks.md`).
+//! and who stayed in a region. The layout is migrations 0009's and 0013's (`docs/benchmarks.md`).
 
 use std::ops::Range;
 
@@ -28,7 +28,7 @@ pub(crate) fn stay_from_row(r: &SqliteRow) -> StoreResult<StayRecord> {
 }
 
 /// A batch of stays packed for the writer's thread: their texts and blind indexes in two
-/// buffers instead of two allocations per row (a batch is 200,000 rows; cloning them was a
+/// buffers instead of two allocations per row (a batch is a million rows; cloning them was a
 /// tenth of the parser's time and freeing them as much of the writer's).
 struct Packed {
     text: String,
@@ -65,31 +65,99 @@ impl From<&[StayRecord]> for Packed {
     }
 }
 
+impl Packed {
+    fn record_id(&self, i: usize) -> &str {
+        &self.text[self.rows[i].record_id.clone()]
+    }
+
+    fn region(&self, i: usize) -> &str {
+        &self.text[self.rows[i].region.clone()]
+    }
+
+    /// The rows in the region index's order, `(region, end_at)`, ties in arrival order.
+    fn region_order(&self) -> Vec<u32> {
+        // Regions are six digits: as a number they sort as their text does.
+        let mut keys: Vec<(u32, i64, u32)> = (0..self.rows.len())
+            .map(|i| (self.region(i).bytes().fold(0, |n, d| n * 10 + u32::from(d - b'0')), self.rows[i].end, i as u32))
+            .collect();
+        keys.sort_unstable();
+        keys.into_iter().map(|k| k.2).collect()
+    }
+
+    /// The rows in record-id order, ties (a record id repeated within the batch) in arrival
+    /// order, so the first one is kept as before.
+    fn record_order(&self) -> Vec<u32> {
+        // The first 16 bytes as a number settle most comparisons without following pointers.
+        let prefix = |i: usize| {
+            let mut b = [0u8; 16];
+            let id = self.record_id(i).as_bytes();
+            let n = id.len().min(16);
+            b[..n].copy_from_slice(&id[..n]);
+            u128::from_be_bytes(b)
+        };
+        let mut keys: Vec<(u128, u32)> = (0..self.rows.len()).map(|i| (prefix(i), i as u32)).collect();
+        keys.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| self.record_id(a.1 as usize).cmp(self.record_id(b.1 as usize)))
+                .then(a.1.cmp(&b.1))
+        });
+        keys.into_iter().map(|k| k.1).collect()
+    }
+}
+
 impl SqliteStore {
     pub(crate) async fn stays_import_impl(&self, rows: &[StayRecord]) -> StoreResult<ImportOutcome> {
         use bulk::Value;
-        // Millions of rows arrive here (telecom operators): the bulk path. Stays go in as they
-        // come (their id, record id and region indexes grow at the end); the phone index, keyed
-        // by random blind indexes, is filled after them in key order (migration 0009).
+        // Millions of rows arrive here (telecom operators): the bulk path. Each B-tree is
+        // written in its own key order, so each of its pages is written once per batch
+        // (migration 0013): the record ids first, in their order, each claiming the stay id
+        // planned for it (a conflict is a duplicate); then the new stays in region order,
+        // with those ids (the table and its region index grow in key order); then the phone
+        // index, keyed by random blind indexes, in its order (migration 0009).
         let batch = Packed::from(rows);
         bulk::write(&self.writer, CACHE_SIZE_KIB, move |db| {
+            let by_region = batch.region_order();
+            // A row's planned id is its place in region order after the last stay, so the
+            // stays go in with ascending ids; duplicates leave gaps.
+            let mut first_id = 1;
+            db.prepare("SELECT coalesce(max(id), 0) + 1 FROM telecom_stays")?.query_each(&[], |r| {
+                first_id = r.int(0);
+                Ok(())
+            })?;
+            let mut planned = vec![0i64; batch.rows.len()];
+            for (place, &i) in by_region.iter().enumerate() {
+                planned[i as usize] = first_id + place as i64;
+            }
+            let claim = db.prepare(
+                "INSERT INTO telecom_stays_by_record (record_id, stay_id) VALUES (?1, ?2) \
+                 ON CONFLICT (record_id) DO NOTHING",
+            )?;
+            let mut new = vec![false; batch.rows.len()];
+            for i in batch.record_order() {
+                let i = i as usize;
+                new[i] = claim.run(&[Value::Text(batch.record_id(i)), Value::Int(planned[i])])? == 1;
+            }
             let stay = db.prepare(
-                "INSERT INTO telecom_stays (record_id, phone_index, region, start_at, end_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (record_id) DO NOTHING",
+                "INSERT INTO telecom_stays (id, record_id, phone_index, region, start_at, end_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             let mut keys: Vec<(&[u8], i64)> = Vec::with_capacity(batch.rows.len());
-            for r in &batch.rows {
+            for i in by_region {
+                let i = i as usize;
+                if !new[i] {
+                    continue;
+                }
+                let r = &batch.rows[i];
                 let phone = &batch.phones[r.phone.clone()];
-                let inserted = stay.run(&[
-                    Value::Text(&batch.text[r.record_id.clone()]),
+                stay.run(&[
+                    Value::Int(planned[i]),
+                    Value::Text(batch.record_id(i)),
                     Value::Blob(phone),
-                    Value::Text(&batch.text[r.region.clone()]),
+                    Value::Text(batch.region(i)),
                     Value::Int(r.start),
                     Value::Int(r.end),
                 ])?;
-                if inserted == 1 {
-                    keys.push((phone_key(phone), db.last_insert_rowid()));
-                }
+                keys.push((phone_key(phone), planned[i]));
             }
             keys.sort_unstable();
             let by_phone = db.prepare("INSERT INTO telecom_stays_by_phone (phone_key, stay_id) VALUES (?1, ?2)")?;

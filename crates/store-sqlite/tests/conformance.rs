@@ -18,6 +18,7 @@ fn random_name() -> String {
     format!("{nanos}-{}", SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
+mod stays_layout;
 mod visits_layout;
 
 healthcode_store::store_conformance_tests!(fresh_store());

@@ -42,21 +42,7 @@ async fn migration_0011_keeps_the_visits_of_an_older_database() {
     {
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        sqlx::raw_sql(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
-             applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
-        for v in 1..=10 {
-            sqlx::query("INSERT INTO schema_migrations (version, name) VALUES (?, 'before')")
-                .bind(v)
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-        sqlx::raw_sql(include_str!("../../migrations/0006_venues_visits.sql")).execute(&pool).await.unwrap();
+        healthcode_store_sqlite::migrate_up_to(&pool, 10).await.unwrap();
         for (key, who, venue, from, to, closed) in
             [("k1", 1u8, "v_b", 100, 700, 1), ("k2", 2, "v_a", 200, 900, 0), ("k1", 1, "v_a", 50, 60, 0)]
         {
