@@ -29,7 +29,9 @@ pub(crate) fn stay_from_row(r: &SqliteRow) -> StoreResult<StayRecord> {
 
 /// A batch of stays packed for the writer's thread: their texts and blind indexes in two
 /// buffers instead of two allocations per row (a batch is a million rows; cloning them was a
-/// tenth of the parser's time and freeing them as much of the writer's).
+/// tenth of the parser's time and freeing them as much of the writer's). Packed in the
+/// region index's order, `(region, end_at)`, so the writer reads them in the order it
+/// inserts them.
 struct Packed {
     text: String,
     phones: Vec<u8>,
@@ -42,16 +44,23 @@ struct PackedStay {
     region: Range<usize>,
     start: i64,
     end: i64,
+    /// Its place in the batch as given: of a record id repeated in a batch, the first is kept.
+    arrival: u32,
 }
 
 impl From<&[StayRecord]> for Packed {
     fn from(stays: &[StayRecord]) -> Self {
+        // `RegionCode` orders as its six digits do, so as the region index's text.
+        let mut order: Vec<(RegionCode, i64, u32)> =
+            stays.iter().enumerate().map(|(i, s)| (s.region, micros(s.end), i as u32)).collect();
+        order.sort_unstable();
         let mut p = Packed {
             text: String::with_capacity(stays.len() * 24),
             phones: Vec::with_capacity(stays.len() * 32),
             rows: Vec::with_capacity(stays.len()),
         };
-        for s in stays {
+        for (_, end, arrival) in order {
+            let s = &stays[arrival as usize];
             let record_id = p.text.len()..p.text.len() + s.record_id.len();
             p.text.push_str(&s.record_id);
             let region = p.text.len()..p.text.len() + 6;
@@ -59,47 +68,34 @@ impl From<&[StayRecord]> for Packed {
             debug_assert_eq!(p.text.len(), region.end);
             let phone = p.phones.len()..p.phones.len() + s.phone_index.len();
             p.phones.extend_from_slice(&s.phone_index);
-            p.rows.push(PackedStay { record_id, phone, region, start: micros(s.start), end: micros(s.end) });
+            p.rows.push(PackedStay { record_id, phone, region, start: micros(s.start), end, arrival });
         }
         p
     }
 }
 
 impl Packed {
-    fn record_id(&self, i: usize) -> &str {
-        &self.text[self.rows[i].record_id.clone()]
+    fn record_id(&self, place: usize) -> &str {
+        &self.text[self.rows[place].record_id.clone()]
     }
 
-    fn region(&self, i: usize) -> &str {
-        &self.text[self.rows[i].region.clone()]
-    }
-
-    /// The rows in the region index's order, `(region, end_at)`, ties in arrival order.
-    fn region_order(&self) -> Vec<u32> {
-        // Regions are six digits: as a number they sort as their text does.
-        let mut keys: Vec<(u32, i64, u32)> = (0..self.rows.len())
-            .map(|i| (self.region(i).bytes().fold(0, |n, d| n * 10 + u32::from(d - b'0')), self.rows[i].end, i as u32))
-            .collect();
-        keys.sort_unstable();
-        keys.into_iter().map(|k| k.2).collect()
-    }
-
-    /// The rows in record-id order, ties (a record id repeated within the batch) in arrival
-    /// order, so the first one is kept as before.
+    /// The places of the rows in record-id order, a record id repeated in the batch in
+    /// arrival order.
     fn record_order(&self) -> Vec<u32> {
         // The first 16 bytes as a number settle most comparisons without following pointers.
-        let prefix = |i: usize| {
+        let prefix = |place: usize| {
             let mut b = [0u8; 16];
-            let id = self.record_id(i).as_bytes();
+            let id = self.record_id(place).as_bytes();
             let n = id.len().min(16);
             b[..n].copy_from_slice(&id[..n]);
             u128::from_be_bytes(b)
         };
-        let mut keys: Vec<(u128, u32)> = (0..self.rows.len()).map(|i| (prefix(i), i as u32)).collect();
+        let mut keys: Vec<(u128, u32)> = (0..self.rows.len()).map(|p| (prefix(p), p as u32)).collect();
         keys.sort_unstable_by(|a, b| {
+            let (pa, pb) = (a.1 as usize, b.1 as usize);
             a.0.cmp(&b.0)
-                .then_with(|| self.record_id(a.1 as usize).cmp(self.record_id(b.1 as usize)))
-                .then(a.1.cmp(&b.1))
+                .then_with(|| self.record_id(pa).cmp(self.record_id(pb)))
+                .then(self.rows[pa].arrival.cmp(&self.rows[pb].arrival))
         });
         keys.into_iter().map(|k| k.1).collect()
     }
@@ -116,7 +112,6 @@ impl SqliteStore {
         // index, keyed by random blind indexes, in its order (migration 0009).
         let batch = Packed::from(rows);
         bulk::write(&self.writer, CACHE_SIZE_KIB, move |db| {
-            let by_region = batch.region_order();
             // A row's planned id is its place in region order after the last stay, so the
             // stays go in with ascending ids; duplicates leave gaps.
             let mut first_id = 1;
@@ -124,44 +119,41 @@ impl SqliteStore {
                 first_id = r.int(0);
                 Ok(())
             })?;
-            let mut planned = vec![0i64; batch.rows.len()];
-            for (place, &i) in by_region.iter().enumerate() {
-                planned[i as usize] = first_id + place as i64;
-            }
             let claim = db.prepare(
                 "INSERT INTO telecom_stays_by_record (record_id, stay_id) VALUES (?1, ?2) \
                  ON CONFLICT (record_id) DO NOTHING",
             )?;
             let mut new = vec![false; batch.rows.len()];
-            for i in batch.record_order() {
-                let i = i as usize;
-                new[i] = claim.run(&[Value::Text(batch.record_id(i)), Value::Int(planned[i])])? == 1;
+            for place in batch.record_order() {
+                let place = place as usize;
+                let id = first_id + place as i64;
+                new[place] = claim.run(&[Value::Text(batch.record_id(place)), Value::Int(id)])? == 1;
             }
             let stay = db.prepare(
                 "INSERT INTO telecom_stays (id, record_id, phone_index, region, start_at, end_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            let mut keys: Vec<(&[u8], i64)> = Vec::with_capacity(batch.rows.len());
-            for i in by_region {
-                let i = i as usize;
-                if !new[i] {
-                    continue;
-                }
-                let r = &batch.rows[i];
+            // The phone index's key with the key as a number first: sorting compares numbers.
+            let mut keys: Vec<(u64, i64, &[u8])> = Vec::with_capacity(batch.rows.len());
+            for (place, r) in batch.rows.iter().enumerate().filter(|(place, _)| new[*place]) {
+                let id = first_id + place as i64;
                 let phone = &batch.phones[r.phone.clone()];
                 stay.run(&[
-                    Value::Int(planned[i]),
-                    Value::Text(batch.record_id(i)),
+                    Value::Int(id),
+                    Value::Text(&batch.text[r.record_id.clone()]),
                     Value::Blob(phone),
-                    Value::Text(batch.region(i)),
+                    Value::Text(&batch.text[r.region.clone()]),
                     Value::Int(r.start),
                     Value::Int(r.end),
                 ])?;
-                keys.push((phone_key(phone), planned[i]));
+                let key = phone_key(phone);
+                let mut number = [0u8; 8];
+                number[..key.len()].copy_from_slice(key);
+                keys.push((u64::from_be_bytes(number), id, key));
             }
-            keys.sort_unstable();
+            keys.sort_unstable_by_key(|k| (k.0, k.1));
             let by_phone = db.prepare("INSERT INTO telecom_stays_by_phone (phone_key, stay_id) VALUES (?1, ?2)")?;
-            for (key, id) in &keys {
+            for (_, id, key) in &keys {
                 by_phone.run(&[Value::Blob(key), Value::Int(*id)])?;
             }
             let accepted = keys.len() as u64;
