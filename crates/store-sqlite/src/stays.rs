@@ -133,7 +133,8 @@ impl SqliteStore {
                 "INSERT INTO telecom_stays (id, record_id, phone_index, region, start_at, end_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            // The phone index's key with the key as a number first: sorting compares numbers.
+            // Each phone key with its bytes as a number, which the sort compares (a key shorter
+            // than 8 bytes, zero-padded, may land off its place: that costs time, not correctness).
             let mut keys: Vec<(u64, i64, &[u8])> = Vec::with_capacity(batch.rows.len());
             for (place, r) in batch.rows.iter().enumerate().filter(|(place, _)| new[*place]) {
                 let id = first_id + place as i64;
