@@ -55,6 +55,13 @@ mod overrides;
 mod reviews;
 mod stays;
 
+/// Applies this backend's migrations up to `version` only, to make a database as an older
+/// binary left it (tests of migrations that carry data).
+#[doc(hidden)]
+pub async fn migrate_up_to(pool: &SqlitePool, version: i64) -> StoreResult<()> {
+    migrate::run_up_to(pool, version).await
+}
+
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,

@@ -18,9 +18,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "review_queue", include_str!("../migrations/0010_review_queue.sql")),
     (11, "visits_by_venue", include_str!("../migrations/0011_visits_by_venue.sql")),
     (12, "decision_records", include_str!("../migrations/0012_decision_records.sql")),
+    (13, "stays_by_record", include_str!("../migrations/0013_stays_by_record.sql")),
 ];
 
 pub async fn run(pool: &SqlitePool) -> StoreResult<()> {
+    run_up_to(pool, i64::MAX).await
+}
+
+/// Applies the migrations up to `last` (tests build the database an older binary left).
+pub async fn run_up_to(pool: &SqlitePool, last: i64) -> StoreResult<()> {
     let err = |e: sqlx::Error| StoreError::Backend(format!("migration: {e}"));
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
@@ -29,7 +35,7 @@ pub async fn run(pool: &SqlitePool) -> StoreResult<()> {
     .execute(pool)
     .await
     .map_err(err)?;
-    for &(version, name, sql) in MIGRATIONS {
+    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 <= last) {
         let mut tx = pool.begin().await.map_err(err)?;
         let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = ?")
             .bind(version)

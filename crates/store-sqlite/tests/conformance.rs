@@ -18,46 +18,17 @@ fn random_name() -> String {
     format!("{nanos}-{}", SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
-/// Every migration this binary knows, in order, as the binaries that shipped them applied them.
-const MIGRATIONS: [&str; 12] = [
-    include_str!("../migrations/0001_identity.sql"),
-    include_str!("../migrations/0002_facts.sql"),
-    include_str!("../migrations/0003_tests_cases.sql"),
-    include_str!("../migrations/0004_decisions.sql"),
-    include_str!("../migrations/0005_trips_vaccinations.sql"),
-    include_str!("../migrations/0006_venues_visits.sql"),
-    include_str!("../migrations/0007_tracing.sql"),
-    include_str!("../migrations/0008_overrides_quarantines.sql"),
-    include_str!("../migrations/0009_stays_by_phone.sql"),
-    include_str!("../migrations/0010_review_queue.sql"),
-    include_str!("../migrations/0011_visits_by_venue.sql"),
-    include_str!("../migrations/0012_decision_records.sql"),
-];
-
-/// A database file at schema `version`: what an older binary left, for testing the next
+/// A database file at schema `version`, as an older binary left it, for testing the next
 /// migrations on data it wrote (which the caller inserts through the returned pool).
-async fn database_at_version(path: &std::path::Path, version: usize) -> sqlx::SqlitePool {
+async fn database_at_version(path: &std::path::Path, version: i64) -> sqlx::SqlitePool {
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::raw_sql(
-        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
-         applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    for (v, sql) in MIGRATIONS[..version].iter().enumerate() {
-        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
-        sqlx::query("INSERT INTO schema_migrations (version, name) VALUES (?, 'before')")
-            .bind(v as i64 + 1)
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    healthcode_store_sqlite::migrate_up_to(&pool, version).await.unwrap();
     pool
 }
 
 mod decisions_layout;
+mod stays_layout;
 mod visits_layout;
 
 healthcode_store::store_conformance_tests!(fresh_store());
