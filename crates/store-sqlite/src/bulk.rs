@@ -40,23 +40,26 @@ const BULK_CACHE_KIB: i64 = 1 << 20;
 
 /// Runs `work` in one transaction (`BEGIN IMMEDIATE` … `COMMIT`, `ROLLBACK` on any error, so
 /// it is all or nothing) on the writer connection, on a blocking thread, with the bulk page
-/// cache. `restore_cache_kib` is the writer's usual `cache_size` (negative: KiB), set back after.
-pub(crate) async fn write<R, W>(writer: &SqlitePool, restore_cache_kib: i64, work: W) -> StoreResult<R>
+/// cache. The connection is closed afterwards (the pool opens a fresh one with the usual
+/// cache): SQLite never shrinks a page cache's hash table, so after a bulk write every later
+/// small commit would walk a table sized for a gigabyte at its end (the scans' group commit
+/// paid ~19 % more CPU per commit after a million bulk rows; docs/benchmarks.md).
+pub(crate) async fn write<R, W>(writer: &SqlitePool, work: W) -> StoreResult<R>
 where
     R: Send + 'static,
     W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
 {
-    locked(writer, Some(restore_cache_kib), Commit::Once, work).await
+    locked(writer, Cache::Bulk, Commit::Once, work).await
 }
 
 /// As [`write`], but `work` makes its own transactions ([`Db::transaction`], one per batch):
 /// for loads too large for one transaction (its WAL would grow to the size of the load).
-pub(crate) async fn write_batches<R, W>(writer: &SqlitePool, restore_cache_kib: i64, work: W) -> StoreResult<R>
+pub(crate) async fn write_batches<R, W>(writer: &SqlitePool, work: W) -> StoreResult<R>
 where
     R: Send + 'static,
     W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
 {
-    locked(writer, Some(restore_cache_kib), Commit::ByWork, work).await
+    locked(writer, Cache::Bulk, Commit::ByWork, work).await
 }
 
 /// Runs `work` on a reader connection, on a blocking thread, in one read transaction (every
@@ -91,6 +94,14 @@ enum Commit {
     ByWork,
 }
 
+/// The writer's page cache for the work: its usual one, or the bulk one (then the connection
+/// is closed after, see [`write`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cache {
+    Usual,
+    Bulk,
+}
+
 /// As [`write`], with the writer's usual page cache: for small transactions that come often
 /// (a group commit of checkpoint scans), where sqlx's per-statement cost is the bulk of it.
 pub(crate) async fn write_small<R, W>(writer: &SqlitePool, work: W) -> StoreResult<R>
@@ -98,29 +109,28 @@ where
     R: Send + 'static,
     W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
 {
-    locked(writer, None, Commit::Once, work).await
+    locked(writer, Cache::Usual, Commit::Once, work).await
 }
 
-async fn locked<R, W>(writer: &SqlitePool, restore_cache_kib: Option<i64>, commit: Commit, work: W) -> StoreResult<R>
+async fn locked<R, W>(writer: &SqlitePool, cache: Cache, commit: Commit, work: W) -> StoreResult<R>
 where
     R: Send + 'static,
     W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
 {
     let mut conn = writer.acquire().await.map_err(crate::db_err)?;
+    if cache == Cache::Bulk {
+        conn.close_on_drop();
+    }
     let runtime = tokio::runtime::Handle::current();
     // The connection moves into the blocking task: should the caller stop waiting, the task
     // still finishes (commit or rollback) before the connection goes back to the pool.
     tokio::task::spawn_blocking(move || {
         let mut locked = runtime.block_on(conn.lock_handle()).map_err(crate::db_err)?;
         let db = Db(locked.as_raw_handle());
-        let run = |work: W| if commit == Commit::Once { db.transaction(work) } else { work(&db) };
-        let Some(restore) = restore_cache_kib else { return run(work) };
-        db.exec(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
-        let result = run(work);
-        let restored = db.exec(&format!("PRAGMA cache_size = {restore}"));
-        let outcome = result?;
-        restored?;
-        Ok(outcome)
+        if cache == Cache::Bulk {
+            db.exec(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
+        }
+        if commit == Commit::Once { db.transaction(work) } else { work(&db) }
     })
     .await
     .map_err(|e| StoreError::Backend(format!("bulk write task: {e}")))?

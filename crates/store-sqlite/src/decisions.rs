@@ -12,10 +12,10 @@ use healthcode_store::*;
 use sqlx::Row;
 
 use crate::bulk::{self, Value};
-use crate::{CACHE_SIZE_KIB, SqliteStore, db_err, micros, opt_time, time};
+use crate::{SqliteStore, db_err, micros, opt_time, time};
 
-/// From this many decisions on, a save gets the bulk page cache (`bulk::write`); fewer go
-/// with the writer's usual one, which a switch of cache size would empty.
+/// From this many decisions on, a save gets the bulk page cache (`bulk::write`, which then
+/// closes the writer connection); fewer go with the writer's usual cache and connection.
 const BULK_FROM: usize = 1000;
 
 /// A decision as the writer binds it, owned (it crosses to the writer's blocking thread).
@@ -51,7 +51,7 @@ impl SqliteStore {
             .collect();
         let work = move |db: &bulk::Db| save(db, &rows);
         if decisions.len() >= BULK_FROM {
-            bulk::write(&self.writer, CACHE_SIZE_KIB, work).await
+            bulk::write(&self.writer, work).await
         } else {
             bulk::write_small(&self.writer, work).await
         }

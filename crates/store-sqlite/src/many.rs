@@ -12,7 +12,7 @@ use healthcode_store::*;
 use sqlx::Row;
 
 use crate::bulk::{self, Value};
-use crate::{CACHE_SIZE_KIB, DECLARATION_COLUMNS, SqliteStore, db_err, declaration_from_row, micros};
+use crate::{DECLARATION_COLUMNS, SqliteStore, db_err, declaration_from_row, micros};
 
 /// A JSON array of texts, for `json_each(?)`.
 pub(crate) fn json_texts<'a>(items: impl Iterator<Item = &'a str>) -> String {
@@ -69,7 +69,7 @@ impl SqliteStore {
                 )
             })
             .collect();
-        bulk::write(&self.writer, CACHE_SIZE_KIB, move |db| {
+        bulk::write(&self.writer, move |db| {
             let stmt = db.prepare(
                 "INSERT INTO persons (subject_id, id_index, id_number_sealed, name_sealed, masked_name, \
                  phone_index, phone_sealed, household_region, current_region, guardian_subject_id, \

@@ -10,7 +10,7 @@ use healthcode_store::*;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::{CACHE_SIZE_KIB, SqliteStore, bulk, db_err, micros, time};
+use super::{SqliteStore, bulk, db_err, micros, time};
 
 /// The key of `telecom_stays_by_phone`: the first 8 bytes of a phone's blind index.
 pub(crate) fn phone_key(phone_index: &[u8]) -> &[u8] {
@@ -111,7 +111,7 @@ impl SqliteStore {
         // with those ids (the table and its region index grow in key order); then the phone
         // index, keyed by random blind indexes, in its order (migration 0009).
         let batch = Packed::from(rows);
-        bulk::write(&self.writer, CACHE_SIZE_KIB, move |db| {
+        bulk::write(&self.writer, move |db| {
             // A row's planned id is its place in region order after the last stay, so the
             // stays go in with ascending ids; duplicates leave gaps.
             let mut first_id = 1;

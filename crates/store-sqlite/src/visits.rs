@@ -187,7 +187,7 @@ impl SqliteStore {
         I: IntoIterator<Item = Vec<VisitRecord>> + Send + 'static,
         I::IntoIter: Send,
     {
-        crate::bulk::write_batches(&self.writer, crate::CACHE_SIZE_KIB, move |db| {
+        crate::bulk::write_batches(&self.writer, move |db| {
             let empty = db.prepare("SELECT 'empty' WHERE NOT EXISTS (SELECT 1 FROM visits)")?.query_text(&[])?;
             if empty.is_none() {
                 return Err(StoreError::Backend("visits_load needs an empty visits table".into()));
