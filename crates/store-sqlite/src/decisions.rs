@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, Utc};
 use healthcode_core::{Color, SubjectId};
-use healthcode_store::bulk::MANY_CHUNK;
 use healthcode_store::codec;
 use healthcode_store::*;
 use sqlx::Row;
@@ -110,16 +109,13 @@ impl SqliteStore {
     }
 
     pub(crate) async fn decisions_colors_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<StoredColor>> {
-        let mut ids: Vec<&str> = subjects.iter().map(SubjectId::as_str).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(MANY_CHUNK) {
+        let mut out = Vec::with_capacity(subjects.len());
+        for chunk in crate::many::subject_chunks(subjects) {
             let rows = sqlx::query(
                 "SELECT subject_id, color, since FROM decisions WHERE subject_id IN (SELECT value FROM json_each(?1)) \
                  ORDER BY subject_id",
             )
-            .bind(crate::many::json_texts(chunk.iter().copied()))
+            .bind(chunk)
             .fetch_all(&self.reader)
             .await
             .map_err(db_err)?;

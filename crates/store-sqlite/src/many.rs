@@ -15,8 +15,17 @@ use crate::bulk::{self, Value};
 use crate::{DECLARATION_COLUMNS, SqliteStore, db_err, declaration_from_row, micros};
 
 /// A JSON array of texts, for `json_each(?)`.
-pub(crate) fn json_texts<'a>(items: impl Iterator<Item = &'a str>) -> String {
+fn json_texts<'a>(items: impl Iterator<Item = &'a str>) -> String {
     serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+/// `subjects` sorted, each once, as JSON arrays of at most `MANY_CHUNK` for `json_each(?1)`:
+/// one query per array, answering in subject-id order.
+pub(crate) fn subject_chunks(subjects: &[SubjectId]) -> Vec<String> {
+    let mut ids: Vec<&str> = subjects.iter().map(SubjectId::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.chunks(MANY_CHUNK).map(|chunk| json_texts(chunk.iter().copied())).collect()
 }
 
 /// A JSON array of hex strings, for `unhex(value) FROM json_each(?)`.
@@ -99,18 +108,15 @@ impl SqliteStore {
     }
 
     pub(crate) async fn persons_keys_many_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonKeys>> {
-        let mut ids: Vec<&str> = subjects.iter().map(SubjectId::as_str).collect();
-        ids.sort_unstable();
-        ids.dedup();
         // Answered from the `persons_keys` index alone (migration 0012): the table's rows,
         // with their sealed values, are ten times larger and each on a page of its own.
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(MANY_CHUNK) {
+        let mut out = Vec::with_capacity(subjects.len());
+        for chunk in subject_chunks(subjects) {
             let rows = sqlx::query(
                 "SELECT subject_id, id_index, phone_index, created_at FROM persons INDEXED BY persons_keys \
                  WHERE subject_id IN (SELECT value FROM json_each(?1)) ORDER BY subject_id",
             )
-            .bind(json_texts(chunk.iter().copied()))
+            .bind(chunk)
             .fetch_all(&self.reader)
             .await
             .map_err(db_err)?;
