@@ -18,6 +18,19 @@ fn random_name() -> String {
     format!("{nanos}-{}", SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
+/// A time in the tests' era, `secs` after a fixed instant.
+fn at(secs: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+}
+
+/// A folder of its own and a database path in it (the caller removes the folder).
+fn temp_db() -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("healthcode-sqlite-layout-{}", random_name()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("db.sqlite");
+    (dir, path)
+}
+
 /// A database file at schema `version`, as an older binary left it, for testing the next
 /// migrations on data it wrote (which the caller inserts through the returned pool).
 async fn database_at_version(path: &std::path::Path, version: i64) -> sqlx::SqlitePool {

@@ -1,23 +1,16 @@
 //! Migration 0012 (decision records appended, a small row per person) carries the decisions
 //! and color history of a database made before it.
 
-use chrono::{DateTime, Utc};
 use healthcode_core::Color;
 use healthcode_store::conformance::person;
 use healthcode_store::{DecisionRecord, Store};
 use healthcode_store_sqlite::SqliteStore;
 
-use super::random_name;
-
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
-}
+use super::{at, temp_db};
 
 #[tokio::test]
 async fn migration_0012_keeps_decisions_and_their_history() {
-    let dir = std::env::temp_dir().join(format!("healthcode-sqlite-decisions-{}", random_name()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("db.sqlite");
+    let (dir, path) = temp_db();
     let (red, green) = (person("420102"), person("420103"));
     let record = serde_json::json!({"color": "red", "reasons": [{"rule_id": "stay_high_risk"}]});
     {

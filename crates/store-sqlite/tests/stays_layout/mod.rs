@@ -3,16 +3,11 @@
 //! findable by phone, keeps the first of a record id repeated in a batch, and lets a deleted
 //! stay's record id be imported again.
 
-use chrono::{DateTime, Utc};
 use healthcode_core::RegionCode;
 use healthcode_store::{ImportOutcome, StayRecord, Store};
 use healthcode_store_sqlite::SqliteStore;
 
-use super::random_name;
-
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
-}
+use super::{at, temp_db};
 
 fn stay(id: &str, phone: &[u8], region: &str, start: i64, end: i64) -> StayRecord {
     StayRecord {
@@ -22,13 +17,6 @@ fn stay(id: &str, phone: &[u8], region: &str, start: i64, end: i64) -> StayRecor
         start: at(start),
         end: at(end),
     }
-}
-
-fn temp_db() -> (std::path::PathBuf, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("healthcode-sqlite-stays-{}", random_name()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("db.sqlite");
-    (dir, path)
 }
 
 #[tokio::test]

@@ -1,16 +1,12 @@
 //! Migration 0011 (visits clustered by venue and time) carries the visits of a database made
 //! before it, and the bulk loader fills an empty table all or nothing.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use healthcode_core::{SubjectId, VenueId};
 use healthcode_store::{Store, SubjectWindow, VenueWindow, VisitRecord, VisitSource};
 use healthcode_store_sqlite::SqliteStore;
 
-use super::random_name;
-
-fn at(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
-}
+use super::{at, temp_db};
 
 fn subject(n: u8) -> SubjectId {
     SubjectId::from_random([n; 16])
@@ -26,13 +22,6 @@ fn visit(key: &str, who: u8, venue: &str, from: i64, to: i64) -> VisitRecord {
         closed: false,
         source: VisitSource::Scan,
     }
-}
-
-fn temp_db() -> (std::path::PathBuf, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("healthcode-sqlite-layout-{}", random_name()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("db.sqlite");
-    (dir, path)
 }
 
 #[tokio::test]
