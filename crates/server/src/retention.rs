@@ -1,6 +1,8 @@
 //! Retention (DESIGN §8): visits are deleted once they are older than the configured number
 //! of days. Visits exist for tracing only; keeping them longer than tracing can use them is
-//! keeping a record of where everyone went. On PostgreSQL a day of visits is a partition, so
+//! keeping a record of where everyone went. Superseded decision records (their evidence names
+//! stays, places and tests) go after the same number of days; each person's last decision
+//! stays. On PostgreSQL a day of visits is a partition, so
 //! this drops whole tables; on SQLite it deletes a range of the time index.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -23,7 +25,14 @@ pub async fn drop_expired_visits(app: &AppState) -> StoreResult<u64> {
     app.store.visits_drop_before(visits_kept_from(app.clock.now(), app.settings.visit_retention_days)).await
 }
 
-/// Runs [`drop_expired_visits`] at start and then every `every`, until `shutdown`.
+/// Deletes the records of superseded decisions older than the retention; returns how many went.
+pub async fn drop_expired_decision_records(app: &AppState) -> StoreResult<u64> {
+    let before = app.clock.now() - Duration::days(i64::from(app.settings.visit_retention_days));
+    app.store.decision_records_drop_before(before).await
+}
+
+/// Runs [`drop_expired_visits`] and [`drop_expired_decision_records`] at start and then every
+/// `every`, until `shutdown`.
 pub fn spawn_retention(app: AppState, every: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         loop {
@@ -35,6 +44,11 @@ pub fn spawn_retention(app: AppState, every: std::time::Duration, mut shutdown: 
                     "retention: old visits deleted"
                 ),
                 Err(e) => tracing::error!(error = %e, "retention: deleting old visits failed"),
+            }
+            match drop_expired_decision_records(&app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(records = n, "retention: superseded decision records deleted"),
+                Err(e) => tracing::error!(error = %e, "retention: deleting old decision records failed"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}

@@ -1070,6 +1070,11 @@ impl Store for PostgresStore {
         self.scan_attempts_at_impl(venue_id, from, to).await
     }
 
+    async fn decision_records_drop_before(&self, _before: DateTime<Utc>) -> StoreResult<u64> {
+        // The record lives in the person's decision row, replaced by the next one.
+        Ok(0)
+    }
+
     async fn visits_drop_before(&self, day: NaiveDate) -> StoreResult<u64> {
         self.visits_drop_before_impl(day).await
     }

@@ -30,6 +30,9 @@ CREATE TABLE decision_records (
 INSERT INTO decision_records (subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record)
 SELECT subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record FROM decisions
 ORDER BY evaluated_at, subject_id;
+-- Retention's question: which records are older than the retention? (Appended in time order,
+-- so this index grows at its end too.)
+CREATE INDEX decision_records_time ON decision_records (evaluated_at);
 
 CREATE TABLE decisions_v12 (
     subject_id     TEXT PRIMARY KEY REFERENCES persons (subject_id),

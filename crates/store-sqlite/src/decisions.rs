@@ -93,6 +93,19 @@ impl SqliteStore {
         rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
     }
 
+    pub(crate) async fn decision_records_drop_before_impl(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM decision_records WHERE evaluated_at < ?1 AND NOT EXISTS \
+             (SELECT 1 FROM decisions d WHERE d.subject_id = decision_records.subject_id \
+             AND d.record_id = decision_records.id)",
+        )
+        .bind(micros(before))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
     pub(crate) async fn decisions_mark_due_impl(&self, version: &str, at: DateTime<Utc>) -> StoreResult<u64> {
         // Earlier reviews stay as they are: this only brings the others forward. The version
         // is in the record (a rule change is rare; a probe per person is fine then).

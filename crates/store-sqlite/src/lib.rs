@@ -875,6 +875,10 @@ impl Store for SqliteStore {
         self.decisions_due_impl(now, limit).await
     }
 
+    async fn decision_records_drop_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.decision_records_drop_before_impl(before).await
+    }
+
     async fn color_history(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<ColorChange>> {
         let rows = sqlx::query(
             "SELECT at, from_color, to_color, rule_set_version FROM color_changes WHERE subject_id = ? \

@@ -603,6 +603,11 @@ pub async fn decisions_keep_the_last_record_and_a_history_of_changes(store: &dyn
     assert_eq!(store.decisions_due(at(500), 10).await.unwrap(), vec![p.subject_id.clone()]);
     let history = store.color_history(&p.subject_id, 10).await.unwrap();
     assert_eq!(history.iter().map(|c| c.to).collect::<Vec<_>>(), [Color::Red, Color::Green]);
+    // Retention takes superseded records only: the last decision stays, however old.
+    store.decision_records_drop_before(at(10_000)).await.unwrap();
+    assert_eq!(store.decision_get(&p.subject_id).await.unwrap(), Some(red), "the last decision outlives retention");
+    assert_eq!(store.decision_records_drop_before(at(10_000)).await.unwrap(), 0, "nothing left to delete");
+    assert_eq!(store.color_history(&p.subject_id, 10).await.unwrap(), history, "the history of changes stays");
 }
 
 pub async fn trips_and_vaccinations_import_once_by_id_number(store: &dyn Store) {

@@ -419,6 +419,10 @@ pub trait Store: Send + Sync + 'static {
     async fn decision_get(&self, subject_id: &SubjectId) -> StoreResult<Option<DecisionRecord>>;
     /// People whose decision is due for review at `now`, soonest first.
     async fn decisions_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SubjectId>>;
+    /// Retention: deletes the records of superseded decisions made before `before` (each
+    /// person's last decision stays, whatever its age); returns how many went. A backend that
+    /// keeps only the last record has none to delete.
+    async fn decision_records_drop_before(&self, before: DateTime<Utc>) -> StoreResult<u64>;
     /// Color changes of a person, newest first.
     async fn color_history(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<ColorChange>>;
     /// The registered person with this ID-number blind index.

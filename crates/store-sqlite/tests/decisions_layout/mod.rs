@@ -99,6 +99,12 @@ async fn migration_0012_keeps_decisions_and_their_history() {
     assert_eq!(store.decision_get(&red.subject_id).await.unwrap(), Some(green_now));
     assert_eq!(store.decisions_due(at(600), 10).await.unwrap(), vec![green.subject_id.clone()]);
     assert_eq!(store.decisions_mark_due("v2", at(50)).await.unwrap(), 1, "only the decision of the old rules");
+    // The carried record of the red decision is superseded now: retention deletes it once it
+    // is old enough, and no person's last record.
+    assert_eq!(store.decision_records_drop_before(at(40)).await.unwrap(), 0, "not older than the retention");
+    assert_eq!(store.decision_records_drop_before(at(41)).await.unwrap(), 1);
+    assert_eq!(store.decision_get(&red.subject_id).await.unwrap().map(|d| d.rule_set_version), Some("v2".into()));
+    assert_eq!(store.decision_get(&green.subject_id).await.unwrap().map(|d| d.color), Some(Color::Green));
     drop(store);
     std::fs::remove_dir_all(&dir).ok();
 }
