@@ -25,6 +25,7 @@ use libsqlite3_sys as ffi;
 use sqlx::SqlitePool;
 
 /// One bound value.
+#[derive(Clone, Copy)]
 pub(crate) enum Value<'a> {
     Text(&'a str),
     Blob(&'a [u8]),
@@ -85,6 +86,42 @@ where
     })
     .await
     .map_err(|e| StoreError::Backend(format!("bulk read task: {e}")))?
+}
+
+/// Runs `work` over `items` cut into up to `parts` contiguous parts, each in a read
+/// transaction of its own on its own reader connection ([`read`]), all at once; the outputs
+/// come back in the order of the items. Parts of fewer than `min_per_part` items are not
+/// worth a connection: a few items go in one part.
+pub(crate) async fn read_parts<T, U, W>(
+    reader: &SqlitePool,
+    items: Vec<T>,
+    parts: usize,
+    min_per_part: usize,
+    work: W,
+) -> StoreResult<Vec<U>>
+where
+    T: Send + Sync + 'static,
+    U: Send + 'static,
+    W: Fn(&Db, &[T]) -> StoreResult<Vec<U>> + Send + Sync + 'static,
+{
+    let parts = items.len().div_ceil(min_per_part.max(1)).clamp(1, parts.max(1));
+    let per_part = items.len().div_ceil(parts).max(1);
+    let (items, work) = (std::sync::Arc::new(items), std::sync::Arc::new(work));
+    let tasks: Vec<_> = (0..items.len())
+        .step_by(per_part)
+        .map(|from| {
+            let (reader, items, work) = (reader.clone(), items.clone(), work.clone());
+            tokio::spawn(async move {
+                let to = (from + per_part).min(items.len());
+                read(&reader, move |db| work(db, &items[from..to])).await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for task in tasks {
+        out.extend(task.await.map_err(|e| StoreError::Backend(format!("read task: {e}")))??);
+    }
+    Ok(out)
 }
 
 /// Who commits: the helper, around all of `work`; or `work`, batch by batch.
@@ -294,6 +331,22 @@ impl Statement<'_> {
     }
 }
 
+impl Statement<'_> {
+    /// Binds one set of values and decodes every result row.
+    pub(crate) fn query_all<T>(
+        &self,
+        values: &[Value<'_>],
+        decode: impl Fn(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let mut out = Vec::new();
+        self.query_each(values, |r| {
+            out.push(decode(r)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
 /// The current result row of a statement, valid until its next step.
 pub(crate) struct Row<'s> {
     raw: NonNull<ffi::sqlite3_stmt>,
@@ -302,7 +355,7 @@ pub(crate) struct Row<'s> {
 
 impl Row<'_> {
     /// Column `i` as text (NULL reads as empty); borrowed from SQLite until the next step.
-    pub(crate) fn text(&self, i: c_int) -> StoreResult<&str> {
+    pub(crate) fn column_text(&self, i: c_int) -> StoreResult<&str> {
         let s = self.raw.as_ptr();
         // SAFETY: column `i` of the current row; the pointer stays valid until the next step,
         // which the borrow of `self` (tied to this row) rules out.
@@ -318,9 +371,29 @@ impl Row<'_> {
     }
 
     /// Column `i` as an integer (NULL reads as 0).
-    pub(crate) fn int(&self, i: c_int) -> i64 {
+    pub(crate) fn column_int(&self, i: c_int) -> i64 {
         // SAFETY: column `i` of the current row of a valid statement.
         unsafe { ffi::sqlite3_column_int64(self.raw.as_ptr(), i) }
+    }
+
+    /// Column `i` as bytes (NULL reads as empty); borrowed from SQLite until the next step.
+    pub(crate) fn column_blob(&self, i: c_int) -> &[u8] {
+        let s = self.raw.as_ptr();
+        // SAFETY: column `i` of the current row; valid until the next step (see `column_text`).
+        let p = unsafe { ffi::sqlite3_column_blob(s, i) };
+        if p.is_null() {
+            return &[];
+        }
+        // SAFETY: as above; sqlite3_column_bytes follows sqlite3_column_blob.
+        let n = unsafe { ffi::sqlite3_column_bytes(s, i) } as usize;
+        // SAFETY: `n` bytes at `p`, owned by SQLite while this row lives.
+        unsafe { std::slice::from_raw_parts(p.cast::<u8>(), n) }
+    }
+
+    /// Whether column `i` is NULL.
+    pub(crate) fn column_is_null(&self, i: c_int) -> bool {
+        // SAFETY: column `i` of the current row of a valid statement.
+        unsafe { ffi::sqlite3_column_type(self.raw.as_ptr(), i) == ffi::SQLITE_NULL }
     }
 }
 

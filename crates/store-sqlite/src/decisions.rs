@@ -11,6 +11,7 @@ use healthcode_store::*;
 use sqlx::Row;
 
 use crate::bulk::{self, Value};
+use crate::columns::Columns;
 use crate::{SqliteStore, db_err, micros, opt_time, time};
 
 /// From this many decisions on, a save gets the bulk page cache (`bulk::write`, which then
@@ -122,25 +123,18 @@ impl SqliteStore {
     }
 
     pub(crate) async fn decisions_colors_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<StoredColor>> {
-        let mut out = Vec::with_capacity(subjects.len());
-        for chunk in crate::many::subject_chunks(subjects) {
-            let rows = sqlx::query(
-                "SELECT subject_id, color, since FROM decisions WHERE subject_id IN (SELECT value FROM json_each(?1)) \
-                 ORDER BY subject_id",
-            )
-            .bind(chunk)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-            for r in &rows {
-                out.push(StoredColor {
-                    subject_id: codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)?,
-                    color: codec::color(&r.try_get::<String, _>(1).map_err(db_err)?)?,
-                    since: time(r.try_get(2).map_err(db_err)?)?,
-                });
+        let subjects = crate::many::sorted_once(subjects);
+        crate::many::read_by_subject(&self.reader, subjects, |db, part| {
+            let stored = db.prepare("SELECT color, since FROM decisions WHERE subject_id = ?1")?;
+            let mut out = Vec::with_capacity(part.len());
+            for s in part {
+                out.extend(stored.query_all(&[Value::Text(s.as_str())], |r| {
+                    Ok(StoredColor { subject_id: s.clone(), color: codec::color(r.text(0)?)?, since: time(r.int(1)?)? })
+                })?);
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
+        .await
     }
 }
 

@@ -19,7 +19,10 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+use crate::columns::Columns;
+
 mod bulk;
+mod columns;
 mod decisions;
 mod many;
 mod migrate;
@@ -134,21 +137,23 @@ fn person_from_row(row: &SqliteRow) -> StoreResult<PersonRecord> {
 const DECLARATION_COLUMNS: &str = "id, subject_id, day, temperature_tenths, symptoms, contact_with_suspected_case, \
      current_region, declared_by, declared_at, superseded_at";
 
-fn declaration_from_row(row: &SqliteRow) -> StoreResult<StoredDeclaration> {
-    let get_s = |c: &str| row.try_get::<String, _>(c).map_err(db_err);
+fn declaration_from_row(r: &impl Columns) -> StoreResult<StoredDeclaration> {
+    let tenths = r.int(3)?;
     Ok(StoredDeclaration {
-        id: row.try_get("id").map_err(db_err)?,
+        id: r.int(0)?,
         declaration: Declaration {
-            subject_id: codec::subject(&get_s("subject_id")?)?,
-            day: row.try_get::<NaiveDate, _>("day").map_err(db_err)?,
-            temperature: Temperature::from_tenths(row.try_get("temperature_tenths").map_err(db_err)?),
-            symptoms: codec::symptoms_from_text(&get_s("symptoms")?)?,
-            contact_with_suspected_case: row.try_get("contact_with_suspected_case").map_err(db_err)?,
-            current_region: codec::region(&get_s("current_region")?)?,
-            declared_by: codec::subject(&get_s("declared_by")?)?,
-            declared_at: time(row.try_get("declared_at").map_err(db_err)?)?,
+            subject_id: codec::subject(r.text(1)?)?,
+            day: r.date(2)?,
+            temperature: Temperature::from_tenths(
+                i16::try_from(tenths).map_err(|_| StoreError::Corrupt(format!("temperature {tenths}")))?,
+            ),
+            symptoms: codec::symptoms_from_text(r.text(4)?)?,
+            contact_with_suspected_case: r.int(5)? != 0,
+            current_region: codec::region(r.text(6)?)?,
+            declared_by: codec::subject(r.text(7)?)?,
+            declared_at: time(r.int(8)?)?,
         },
-        superseded_at: opt_time(row.try_get("superseded_at").map_err(db_err)?)?,
+        superseded_at: opt_time(r.opt_int(9)?)?,
     })
 }
 
@@ -289,45 +294,61 @@ impl SqliteStore {
     }
 }
 
-fn lab_test_from_row(r: &SqliteRow) -> StoreResult<LabTestRecord> {
+/// One person's lab tests sampled since a time (`?1` ID blind index, `?2` since).
+const LAB_TESTS_OF: &str = "SELECT record_id, id_index, sampled_at, result FROM lab_tests \
+     WHERE id_index = ?1 AND sampled_at >= ?2 ORDER BY sampled_at, record_id";
+
+fn lab_test_from_row(r: &impl Columns) -> StoreResult<LabTestRecord> {
     Ok(LabTestRecord {
-        record_id: r.try_get("record_id").map_err(db_err)?,
-        id_index: r.try_get("id_index").map_err(db_err)?,
-        sampled_at: time(r.try_get("sampled_at").map_err(db_err)?)?,
-        result: codec::test_result(&r.try_get::<String, _>("result").map_err(db_err)?)?,
+        record_id: r.text(0)?.to_string(),
+        id_index: r.blob(1)?.to_vec(),
+        sampled_at: time(r.int(2)?)?,
+        result: codec::test_result(r.text(3)?)?,
     })
 }
 
-fn case_from_row(r: &SqliteRow) -> StoreResult<CaseStatusRecord> {
+/// One person's case statuses (`?1` ID blind index).
+const CASES_OF: &str =
+    "SELECT record_id, id_index, status, at FROM case_statuses WHERE id_index = ?1 ORDER BY at, record_id";
+
+fn case_from_row(r: &impl Columns) -> StoreResult<CaseStatusRecord> {
     Ok(CaseStatusRecord {
-        record_id: r.try_get("record_id").map_err(db_err)?,
-        id_index: r.try_get("id_index").map_err(db_err)?,
-        status: codec::case_status(&r.try_get::<String, _>("status").map_err(db_err)?)?,
-        at: time(r.try_get("at").map_err(db_err)?)?,
+        record_id: r.text(0)?.to_string(),
+        id_index: r.blob(1)?.to_vec(),
+        status: codec::case_status(r.text(2)?)?,
+        at: time(r.int(3)?)?,
     })
 }
 
-fn trip_from_row(r: &SqliteRow) -> StoreResult<TripRecord> {
+/// One person's trips (`?1` ID blind index).
+const TRIPS_OF: &str = "SELECT record_id, id_index, carrier, number, date, coach, seat_row, seat FROM trips \
+     WHERE id_index = ?1 ORDER BY date, record_id";
+
+fn trip_from_row(r: &impl Columns) -> StoreResult<TripRecord> {
     Ok(TripRecord {
-        record_id: r.try_get("record_id").map_err(db_err)?,
-        id_index: r.try_get("id_index").map_err(db_err)?,
-        carrier: codec::carrier(&r.try_get::<String, _>("carrier").map_err(db_err)?)?,
-        number: r.try_get("number").map_err(db_err)?,
-        date: r.try_get("date").map_err(db_err)?,
-        coach: r.try_get("coach").map_err(db_err)?,
-        row: r.try_get("seat_row").map_err(db_err)?,
-        seat: r.try_get("seat").map_err(db_err)?,
+        record_id: r.text(0)?.to_string(),
+        id_index: r.blob(1)?.to_vec(),
+        carrier: codec::carrier(r.text(2)?)?,
+        number: r.text(3)?.to_string(),
+        date: r.date(4)?,
+        coach: r.opt_text(5)?.map(str::to_string),
+        row: r.text(6)?.to_string(),
+        seat: r.text(7)?.to_string(),
     })
 }
 
-fn vaccination_from_row(r: &SqliteRow) -> StoreResult<VaccinationRecord> {
-    let dose: i32 = r.try_get("dose").map_err(db_err)?;
+/// One person's vaccinations (`?1` ID blind index).
+const VACCINATIONS_OF: &str = "SELECT record_id, id_index, date, dose, product FROM vaccinations WHERE id_index = ?1 \
+     ORDER BY date, record_id";
+
+fn vaccination_from_row(r: &impl Columns) -> StoreResult<VaccinationRecord> {
+    let dose = r.int(3)?;
     Ok(VaccinationRecord {
-        record_id: r.try_get("record_id").map_err(db_err)?,
-        id_index: r.try_get("id_index").map_err(db_err)?,
-        date: r.try_get("date").map_err(db_err)?,
+        record_id: r.text(0)?.to_string(),
+        id_index: r.blob(1)?.to_vec(),
+        date: r.date(2)?,
         dose: u8::try_from(dose).map_err(|_| StoreError::Corrupt(format!("dose {dose}")))?,
-        product: r.try_get("product").map_err(db_err)?,
+        product: r.text(4)?.to_string(),
     })
 }
 
@@ -782,15 +803,12 @@ impl Store for SqliteStore {
     }
 
     async fn lab_tests_for(&self, id_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<LabTestRecord>> {
-        let rows = sqlx::query(
-            "SELECT record_id, id_index, sampled_at, result FROM lab_tests \
-             WHERE id_index = ? AND sampled_at >= ? ORDER BY sampled_at, record_id",
-        )
-        .bind(id_index)
-        .bind(micros(since))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query(LAB_TESTS_OF)
+            .bind(id_index)
+            .bind(micros(since))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(lab_test_from_row).collect()
     }
 
@@ -802,13 +820,7 @@ impl Store for SqliteStore {
     }
 
     async fn cases_for(&self, id_index: &[u8]) -> StoreResult<Vec<CaseStatusRecord>> {
-        let rows = sqlx::query(
-            "SELECT record_id, id_index, status, at FROM case_statuses WHERE id_index = ? ORDER BY at, record_id",
-        )
-        .bind(id_index)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query(CASES_OF).bind(id_index).fetch_all(&self.reader).await.map_err(db_err)?;
         rows.iter().map(case_from_row).collect()
     }
 
@@ -832,14 +844,7 @@ impl Store for SqliteStore {
     }
 
     async fn trips_for(&self, id_index: &[u8]) -> StoreResult<Vec<TripRecord>> {
-        let rows = sqlx::query(
-            "SELECT record_id, id_index, carrier, number, date, coach, seat_row, seat FROM trips \
-             WHERE id_index = ? ORDER BY date, record_id",
-        )
-        .bind(id_index)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query(TRIPS_OF).bind(id_index).fetch_all(&self.reader).await.map_err(db_err)?;
         rows.iter().map(trip_from_row).collect()
     }
 
@@ -851,14 +856,7 @@ impl Store for SqliteStore {
     }
 
     async fn vaccinations_for(&self, id_index: &[u8]) -> StoreResult<Vec<VaccinationRecord>> {
-        let rows = sqlx::query(
-            "SELECT record_id, id_index, date, dose, product FROM vaccinations WHERE id_index = ? \
-             ORDER BY date, record_id",
-        )
-        .bind(id_index)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query(VACCINATIONS_OF).bind(id_index).fetch_all(&self.reader).await.map_err(db_err)?;
         rows.iter().map(vaccination_from_row).collect()
     }
 

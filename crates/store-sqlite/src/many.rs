@@ -1,37 +1,49 @@
-//! Set-based reads and writes on SQLite (`healthcode_store::bulk`): many people per query,
-//! keys passed as one JSON array (`json_each`), reads of different tables run concurrently
-//! on the read pool, writes go through the bulk path (`bulk.rs`) in one transaction.
-
-use std::collections::HashMap;
+//! Set-based reads and writes on SQLite (`healthcode_store::bulk`): many people's rows read
+//! by the one-person statements, prepared once and stepped per person on raw reader handles
+//! in parts at once (`bulk::read_parts`; through sqlx a recoloring spent most of its time on
+//! sqlx's per-row cost and the JSON of the keys); writes go through the bulk path
+//! (`bulk.rs`) in one transaction.
 
 use chrono::{DateTime, Utc};
 use healthcode_core::SubjectId;
-use healthcode_store::bulk::MANY_CHUNK;
-use healthcode_store::codec;
 use healthcode_store::*;
-use sqlx::Row;
 
 use crate::bulk::{self, Value};
-use crate::{DECLARATION_COLUMNS, SqliteStore, db_err, declaration_from_row, micros};
+use crate::columns::Columns;
+use crate::stays::{STAYS_OF, phone_key, stay_from_row};
+use crate::{
+    CASES_OF, DECLARATION_COLUMNS, LAB_TESTS_OF, SqliteStore, TRIPS_OF, VACCINATIONS_OF, case_from_row,
+    declaration_from_row, lab_test_from_row, micros, trip_from_row, vaccination_from_row,
+};
 
-/// A JSON array of texts, for `json_each(?)`.
-fn json_texts<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+/// Parts a set-based read is cut into, each on a reader connection of its own at once: one a
+/// core. Two such reads at once (a recoloring's facts and colors) fill the reader pool.
+const READ_PARTS: usize = 2;
+
+/// Below this many people one connection reads them all.
+const PER_PART_MIN: usize = 256;
+
+/// A row when a person has any override, quarantine or exposure (`?1` subject id).
+const SPECIAL: &str = "SELECT 1 WHERE EXISTS (SELECT 1 FROM overrides WHERE subject_id = ?1) \
+     OR EXISTS (SELECT 1 FROM quarantines WHERE subject_id = ?1) \
+     OR EXISTS (SELECT 1 FROM exposures WHERE subject_id = ?1)";
+
+/// Runs `work` over people in parts on reader connections at once (`bulk::read_parts`).
+pub(crate) async fn read_by_subject<T, U, W>(reader: &sqlx::SqlitePool, items: Vec<T>, work: W) -> StoreResult<Vec<U>>
+where
+    T: Send + Sync + 'static,
+    U: Send + 'static,
+    W: Fn(&bulk::Db, &[T]) -> StoreResult<Vec<U>> + Send + Sync + 'static,
+{
+    bulk::read_parts(reader, items, READ_PARTS, PER_PART_MIN, work).await
 }
 
-/// `subjects` sorted, each once, as JSON arrays of at most `MANY_CHUNK` for `json_each(?1)`:
-/// one query per array, answering in subject-id order.
-pub(crate) fn subject_chunks(subjects: &[SubjectId]) -> Vec<String> {
-    let mut ids: Vec<&str> = subjects.iter().map(SubjectId::as_str).collect();
-    ids.sort_unstable();
+/// `subjects` sorted, each once: reads in key order touch neighbouring index pages.
+pub(crate) fn sorted_once(subjects: &[SubjectId]) -> Vec<SubjectId> {
+    let mut ids = subjects.to_vec();
+    ids.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
     ids.dedup();
-    ids.chunks(MANY_CHUNK).map(|chunk| json_texts(chunk.iter().copied())).collect()
-}
-
-/// A JSON array of hex strings, for `unhex(value) FROM json_each(?)`.
-fn json_blobs<'a>(items: impl Iterator<Item = &'a [u8]>) -> String {
-    let hex: Vec<String> = items.map(|b| b.iter().map(|x| format!("{x:02x}")).collect()).collect();
-    serde_json::to_string(&hex).unwrap_or_else(|_| "[]".into())
+    ids
 }
 
 fn opt_text(t: &Option<String>) -> Value<'_> {
@@ -110,26 +122,27 @@ impl SqliteStore {
     pub(crate) async fn persons_keys_many_impl(&self, subjects: &[SubjectId]) -> StoreResult<Vec<PersonKeys>> {
         // Answered from the `persons_keys` index alone (migration 0012): the table's rows,
         // with their sealed values, are ten times larger and each on a page of its own.
-        let mut out = Vec::with_capacity(subjects.len());
-        for chunk in subject_chunks(subjects) {
-            let rows = sqlx::query(
+        let subjects = sorted_once(subjects);
+        let found = read_by_subject(&self.reader, subjects, |db, part| {
+            let keys = db.prepare(
                 "SELECT subject_id, id_index, phone_index, created_at FROM persons INDEXED BY persons_keys \
-                 WHERE subject_id IN (SELECT value FROM json_each(?1)) ORDER BY subject_id",
-            )
-            .bind(chunk)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-            for r in &rows {
-                out.push(PersonKeys {
-                    subject_id: codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)?,
-                    id_index: r.try_get(1).map_err(db_err)?,
-                    phone_index: r.try_get(2).map_err(db_err)?,
-                    created_at: crate::time(r.try_get(3).map_err(db_err)?)?,
-                });
+                 WHERE subject_id = ?1",
+            )?;
+            let mut out = Vec::with_capacity(part.len());
+            for s in part {
+                out.extend(keys.query_all(&[Value::Text(s.as_str())], |r| {
+                    Ok(PersonKeys {
+                        subject_id: s.clone(),
+                        id_index: r.blob(1)?.to_vec(),
+                        phone_index: r.opt_blob(2)?.map(<[u8]>::to_vec),
+                        created_at: crate::time(r.int(3)?)?,
+                    })
+                })?);
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
+        .await?;
+        Ok(found)
     }
 
     pub(crate) async fn facts_for_many_impl(
@@ -137,121 +150,53 @@ impl SqliteStore {
         persons: &[PersonKeys],
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<FactRecords>> {
-        let mut out = Vec::with_capacity(persons.len());
-        for chunk in persons.chunks(MANY_CHUNK) {
-            out.extend(self.facts_chunk(chunk, since).await?);
-        }
-        Ok(out)
-    }
-
-    async fn facts_chunk(&self, persons: &[PersonKeys], since: DateTime<Utc>) -> StoreResult<Vec<FactRecords>> {
-        let mut records = vec![FactRecords::default(); persons.len()];
-        let by_subject: HashMap<&str, usize> =
-            persons.iter().enumerate().map(|(i, p)| (p.subject_id.as_str(), i)).collect();
-        let by_phone: HashMap<&[u8], usize> =
-            persons.iter().enumerate().filter_map(|(i, p)| Some((p.phone_index.as_deref()?, i))).collect();
-        let by_id: HashMap<&[u8], usize> = persons.iter().enumerate().map(|(i, p)| (&p.id_index[..], i)).collect();
-        let subjects = json_texts(persons.iter().map(|p| p.subject_id.as_str()));
-        let phones = json_blobs(by_phone.keys().copied());
-        let ids = json_blobs(persons.iter().map(|p| &p.id_index[..]));
         let since = micros(since);
-        let declarations = format!(
-            "SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id IN (SELECT value FROM json_each(?1)) \
-             AND superseded_at IS NULL AND declared_at >= ?2 ORDER BY subject_id, id DESC"
+        let declarations_since = format!(
+            "SELECT {DECLARATION_COLUMNS} FROM declarations WHERE subject_id = ?1 AND superseded_at IS NULL \
+             AND declared_at >= ?2 ORDER BY id DESC"
         );
-        let (declarations, stays, tests, cases, trips, vaccinations, special) = tokio::try_join!(
-            sqlx::query(&declarations).bind(&subjects).bind(since).fetch_all(&self.reader),
-            sqlx::query(
-                "SELECT s.record_id, s.phone_index, s.region, s.start_at, s.end_at \
-                 FROM (SELECT unhex(value) AS phone FROM json_each(?1)) j \
-                 JOIN telecom_stays_by_phone b ON b.phone_key = substr(j.phone, 1, 8) \
-                 JOIN telecom_stays s ON s.id = b.stay_id AND s.phone_index = j.phone \
-                 WHERE s.end_at >= ?2 ORDER BY s.phone_index, s.start_at, s.record_id"
-            )
-            .bind(&phones)
-            .bind(since)
-            .fetch_all(&self.reader),
-            sqlx::query(
-                "SELECT record_id, id_index, sampled_at, result FROM lab_tests \
-                 WHERE id_index IN (SELECT unhex(value) FROM json_each(?1)) AND sampled_at >= ?2 \
-                 ORDER BY id_index, sampled_at, record_id"
-            )
-            .bind(&ids)
-            .bind(since)
-            .fetch_all(&self.reader),
-            sqlx::query(
-                "SELECT record_id, id_index, status, at FROM case_statuses \
-                 WHERE id_index IN (SELECT unhex(value) FROM json_each(?1)) ORDER BY id_index, at, record_id"
-            )
-            .bind(&ids)
-            .fetch_all(&self.reader),
-            sqlx::query(
-                "SELECT record_id, id_index, carrier, number, date, coach, seat_row, seat FROM trips \
-                 WHERE id_index IN (SELECT unhex(value) FROM json_each(?1)) ORDER BY id_index, date, record_id"
-            )
-            .bind(&ids)
-            .fetch_all(&self.reader),
-            sqlx::query(
-                "SELECT record_id, id_index, date, dose, product FROM vaccinations \
-                 WHERE id_index IN (SELECT unhex(value) FROM json_each(?1)) ORDER BY id_index, date, record_id"
-            )
-            .bind(&ids)
-            .fetch_all(&self.reader),
-            // Overrides, quarantines and exposures are rare: find who has any, then read those one by one
-            // through the per-person reads (one piece of code for their rules).
-            sqlx::query(
-                "SELECT subject_id FROM overrides WHERE subject_id IN (SELECT value FROM json_each(?1)) \
-                 UNION SELECT subject_id FROM quarantines WHERE subject_id IN (SELECT value FROM json_each(?1)) \
-                 UNION SELECT subject_id FROM exposures WHERE subject_id IN (SELECT value FROM json_each(?1))"
-            )
-            .bind(&subjects)
-            .fetch_all(&self.reader),
-        )
-        .map_err(db_err)?;
-        for r in &declarations {
-            let d = declaration_from_row(r)?;
-            if let Some(&i) = by_subject.get(d.declaration.subject_id.as_str()) {
-                records[i].declarations.push(d);
+        let read = read_by_subject(&self.reader, persons.to_vec(), move |db, part| {
+            // Each person's facts by the same statements as one person's reads (`STAYS_OF`,
+            // `LAB_TESTS_OF`, …), prepared once per part and stepped per person.
+            let declarations = db.prepare(&declarations_since)?;
+            let stays = db.prepare(STAYS_OF)?;
+            let tests = db.prepare(LAB_TESTS_OF)?;
+            let cases = db.prepare(CASES_OF)?;
+            let trips = db.prepare(TRIPS_OF)?;
+            let vaccinations = db.prepare(VACCINATIONS_OF)?;
+            let special = db.prepare(SPECIAL)?;
+            let mut out = Vec::with_capacity(part.len());
+            for p in part {
+                let subject = Value::Text(p.subject_id.as_str());
+                let id = Value::Blob(&p.id_index);
+                let mut r = FactRecords {
+                    declarations: declarations.query_all(&[subject, Value::Int(since)], |r| declaration_from_row(r))?,
+                    tests: tests.query_all(&[id, Value::Int(since)], |r| lab_test_from_row(r))?,
+                    cases: cases.query_all(&[id], |r| case_from_row(r))?,
+                    trips: trips.query_all(&[id], |r| trip_from_row(r))?,
+                    vaccinations: vaccinations.query_all(&[id], |r| vaccination_from_row(r))?,
+                    ..FactRecords::default()
+                };
+                if let Some(phone) = &p.phone_index {
+                    let values = [Value::Blob(phone_key(phone)), Value::Blob(phone), Value::Int(since)];
+                    r.stays = stays.query_all(&values, |r| stay_from_row(r))?;
+                }
+                let rare = !special.query_all(&[subject], |_| Ok(()))?.is_empty();
+                out.push((r, rare));
             }
-        }
-        for r in &stays {
-            let key: Vec<u8> = r.try_get("phone_index").map_err(db_err)?;
-            if let Some(&i) = by_phone.get(&key[..]) {
-                records[i].stays.push(crate::stays::stay_from_row(r)?);
+            Ok(out)
+        })
+        .await?;
+        let mut records = Vec::with_capacity(read.len());
+        for (person, (mut r, rare)) in persons.iter().zip(read) {
+            if rare {
+                // Overrides, quarantines and exposures are rare: those who have any are read
+                // by the per-person reads (one piece of code for their rules).
+                r.overrides = self.overrides_for(&person.subject_id).await?;
+                r.quarantines = self.quarantines_for(&person.subject_id).await?;
+                r.exposures = self.exposures_for_impl(&person.subject_id).await?;
             }
-        }
-        for r in &tests {
-            let key: Vec<u8> = r.try_get("id_index").map_err(db_err)?;
-            if let Some(&i) = by_id.get(&key[..]) {
-                records[i].tests.push(crate::lab_test_from_row(r)?);
-            }
-        }
-        for r in &cases {
-            let key: Vec<u8> = r.try_get("id_index").map_err(db_err)?;
-            if let Some(&i) = by_id.get(&key[..]) {
-                records[i].cases.push(crate::case_from_row(r)?);
-            }
-        }
-        for r in &trips {
-            let key: Vec<u8> = r.try_get("id_index").map_err(db_err)?;
-            if let Some(&i) = by_id.get(&key[..]) {
-                records[i].trips.push(crate::trip_from_row(r)?);
-            }
-        }
-        for r in &vaccinations {
-            let key: Vec<u8> = r.try_get("id_index").map_err(db_err)?;
-            if let Some(&i) = by_id.get(&key[..]) {
-                records[i].vaccinations.push(crate::vaccination_from_row(r)?);
-            }
-        }
-        for r in &special {
-            let subject = codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)?;
-            if let Some(&i) = by_subject.get(subject.as_str()) {
-                records[i].overrides = self.overrides_for(&subject).await?;
-                records[i].quarantines = self.quarantines_for(&subject).await?;
-                // Exposures from tracing are as rare (`tracing.rs`).
-                records[i].exposures = self.exposures_for_impl(&subject).await?;
-            }
+            records.push(r);
         }
         Ok(records)
     }

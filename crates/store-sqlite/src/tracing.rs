@@ -14,6 +14,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::bulk::{self, Value};
+use crate::columns::Columns;
 
 use super::{OFFICER_SCOPE, SqliteStore, db_err, insert_audit, micros, opt_time, time};
 
@@ -93,8 +94,8 @@ fn visit_from(r: &bulk::Row<'_>) -> StoreResult<TraceVisit> {
         visit_key: r.text(0)?.to_string(),
         subject_id: codec::subject(r.text(1)?)?,
         venue_id: r.text(2)?.to_string(),
-        entered_at: time(r.int(3))?,
-        left_at: time(r.int(4))?,
+        entered_at: time(r.int(3)?)?,
+        left_at: time(r.int(4)?)?,
     })
 }
 
@@ -114,31 +115,18 @@ async fn seek_all<T: Send + 'static>(
     // In key order, cut into contiguous parts: each part reads neighbouring pages of the
     // index, and a page shared by neighbouring keys is read once.
     seeks.sort_by(|a, b| a.key.cmp(&b.key).then(a.from.cmp(&b.from)));
-    let parts = seeks.len().div_ceil(SEEKS_PER_PART_MIN).clamp(1, READ_PARTS);
-    let per_part = seeks.len().div_ceil(parts).max(1);
-    let mut tasks = tokio::task::JoinSet::new();
-    for part in seeks.chunks(per_part) {
-        let (reader, part) = (reader.clone(), part.to_vec());
-        tasks.spawn(async move {
-            bulk::read(&reader, move |db| {
-                let statement = db.prepare(sql)?;
-                let mut out = Vec::new();
-                for s in &part {
-                    statement.query_each(&values(s), |r| {
-                        out.push(decode(r)?);
-                        Ok(())
-                    })?;
-                }
-                Ok(out)
-            })
-            .await
-        });
-    }
-    let mut out = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        out.extend(done.map_err(|e| StoreError::Backend(format!("tracing read task: {e}")))??);
-    }
-    Ok(out)
+    bulk::read_parts(reader, seeks, READ_PARTS, SEEKS_PER_PART_MIN, move |db, part| {
+        let statement = db.prepare(sql)?;
+        let mut out = Vec::new();
+        for s in part {
+            statement.query_each(&values(s), |r| {
+                out.push(decode(r)?);
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    })
+    .await
 }
 
 /// Text, or NULL for none.

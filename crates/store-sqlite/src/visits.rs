@@ -13,6 +13,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::bulk::{Db, Statement, Value};
+use crate::columns::Columns;
 use crate::{SqliteStore, db_err, micros, time};
 
 const VISIT_COLUMNS: &str = "visit_key, subject_id, venue_id, entered_at, left_at, closed, source";
@@ -70,7 +71,7 @@ fn insert_visits<'a>(db: &Db, writes: impl IntoIterator<Item = &'a VisitWrite>) 
 fn red_since_of(red_since: &Statement<'_>, subject: &str) -> StoreResult<Option<DateTime<Utc>>> {
     let mut since = None;
     red_since.query_each(&[Value::Text(subject), Value::Text(Color::Red.as_str())], |r| {
-        since = Some(time(r.int(0))?);
+        since = Some(time(r.int(0)?)?);
         Ok(())
     })?;
     Ok(since)

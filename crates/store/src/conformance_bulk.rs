@@ -2,7 +2,7 @@
 //! exactly what the one-person methods give, and writes stay all or nothing.
 
 use chrono::{Duration, NaiveDate};
-use healthcode_core::rules::{Carrier, CaseStatus, TestResult};
+use healthcode_core::rules::{Carrier, CaseStatus, ContactKind, TestResult};
 use healthcode_core::{Color, Declaration, RegionCode, Temperature};
 
 use crate::conformance::{at, person};
@@ -69,6 +69,14 @@ pub async fn many_people_register_at_once_or_not_at_all(store: &dyn Store) {
     assert_eq!(
         store.persons_keys_many(std::slice::from_ref(&newcomer.subject_id)).await.unwrap(),
         vec![newcomer.keys()]
+    );
+    // Many at once (a backend may read them in parts at once): all, in subject-id order.
+    let crowd: Vec<PersonRecord> = (0..700).map(|_| person("420102")).collect();
+    store.persons_insert_many(&crowd).await.unwrap();
+    let asked: Vec<SubjectId> = crowd.iter().rev().map(|p| p.subject_id.clone()).collect();
+    assert_eq!(
+        store.persons_keys_many(&asked).await.unwrap(),
+        sorted(crowd).iter().map(PersonRecord::keys).collect::<Vec<_>>()
     );
 }
 
@@ -160,6 +168,10 @@ pub async fn facts_of_many_people_are_what_the_per_person_reads_give(store: &dyn
     };
     store.vaccinations_import(&[shot]).await.unwrap();
 
+    // An exposure from tracing (rare: read by the per-person path).
+    let traced = crate::conformance_tracing::exposure("case-1", &b.subject_id, ContactKind::Close, 2_000);
+    store.exposures_save(&[traced], &crate::conformance_tracing::audit("case.trace", &a.subject_id)).await.unwrap();
+
     let asked = [quiet.keys(), child.keys(), a.keys(), b.keys()];
     let many = store.facts_for_many(&asked, since).await.unwrap();
     assert_eq!(many.len(), asked.len(), "one entry per person, in the order asked");
@@ -197,10 +209,23 @@ pub async fn facts_of_many_people_are_what_the_per_person_reads_give(store: &dyn
     assert_eq!(of_a.stays.iter().map(|s| s.start).collect::<Vec<_>>(), [at(1_500), at(5_000)]);
     assert_eq!(of_a.tests.len(), 1);
     assert_eq!(of_a.vaccinations.len(), 1);
-    assert_eq!((many[3].stays.len(), many[3].cases.len()), (1, 1));
+    assert_eq!((many[3].stays.len(), many[3].cases.len(), many[3].exposures.len()), (1, 1, 1));
     assert_eq!((many[1].stays.len(), many[1].tests.len(), many[1].trips.len()), (0, 1, 1));
     assert_eq!(many[0], FactRecords::default());
     assert_eq!(store.facts_for_many(&[], since).await.unwrap(), vec![]);
+    // Many people at once (a backend may read them in parts at once): still one entry per
+    // person in the order asked.
+    let crowd: Vec<PersonRecord> = (0..600).map(|_| person("420102")).collect();
+    store.persons_insert_many(&crowd).await.unwrap();
+    store.stays_import(&crowd.iter().map(|p| stay("c", p, 1_500, 2_500)).collect::<Vec<_>>()).await.unwrap();
+    let mut keys: Vec<PersonKeys> = crowd.iter().map(PersonRecord::keys).collect();
+    keys.extend(asked.iter().cloned());
+    let read = store.facts_for_many(&keys, since).await.unwrap();
+    assert_eq!(read.len(), keys.len());
+    for (p, got) in crowd.iter().zip(&read) {
+        assert_eq!(got.stays, vec![stay("c", p, 1_500, 2_500)], "{}", p.subject_id);
+    }
+    assert_eq!(&read[crowd.len()..], &many[..]);
     // Far enough back, the old stay and the old test are read too.
     let all = store.facts_for_many(&[a.keys()], since - Duration::seconds(1_000)).await.unwrap();
     assert_eq!((all[0].stays.len(), all[0].tests.len(), all[0].declarations.len()), (3, 2, 3));

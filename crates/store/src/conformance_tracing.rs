@@ -55,7 +55,7 @@ async fn officer(store: &dyn Store, id: &str, regions: &[&str]) -> Staff {
     s
 }
 
-fn audit(action: &str, subject: &SubjectId) -> AuditEntry {
+pub(crate) fn audit(action: &str, subject: &SubjectId) -> AuditEntry {
     AuditEntry {
         at: at(500),
         actor: Actor { kind: "staff".into(), id: "st_trace".into(), role: Some("officer".into()) },
@@ -356,7 +356,7 @@ pub async fn tracing_reads_households_and_trips_in_batches(store: &dyn Store) {
     assert_eq!(aboard, ["t1", "t2"], "registered travellers only");
 }
 
-fn exposure(case_id: &str, who: &SubjectId, kind: ContactKind, at_secs: i64) -> ExposureRecord {
+pub(crate) fn exposure(case_id: &str, who: &SubjectId, kind: ContactKind, at_secs: i64) -> ExposureRecord {
     ExposureRecord {
         record_id: ExposureRecord::record_id_for(case_id, who, kind),
         subject_id: who.clone(),
