@@ -202,7 +202,7 @@ async fn run(
                 rule_set_version: "seed".into(),
                 next_review_at: None,
                 evaluated_at: now - Duration::days(1),
-                record: serde_json::json!({"color": "green"}),
+                record: serde_json::json!({"color": "green"}).into(),
             })
             .collect();
         // Subject ids are random: inserting in their order keeps one of the indexes local.

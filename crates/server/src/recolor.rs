@@ -61,7 +61,7 @@ fn decision_record(
         rule_set_version: decision.rule_set_version.clone(),
         next_review_at: decision.next_review_at,
         evaluated_at: decision.evaluated_at,
-        record: serde_json::to_value(decision).unwrap_or_default(),
+        record: healthcode_store::DecisionJson::of(decision),
     }
 }
 

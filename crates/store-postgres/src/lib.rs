@@ -266,7 +266,7 @@ async fn save_decision(tx: &mut Transaction<'_, Postgres>, d: &DecisionRecord) -
         .map_err(db_err)?;
     sqlx::query(
         "INSERT INTO decisions (subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subject_id) DO UPDATE SET \
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (subject_id) DO UPDATE SET \
          color = excluded.color, since = excluded.since, rule_set_version = excluded.rule_set_version, \
          next_review_at = excluded.next_review_at, evaluated_at = excluded.evaluated_at, record = excluded.record",
     )
@@ -276,7 +276,7 @@ async fn save_decision(tx: &mut Transaction<'_, Postgres>, d: &DecisionRecord) -
     .bind(&d.rule_set_version)
     .bind(d.next_review_at)
     .bind(d.evaluated_at)
-    .bind(d.record.clone())
+    .bind(d.record.as_str())
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
@@ -971,7 +971,7 @@ impl Store for PostgresStore {
                 rule_set_version: r.try_get("rule_set_version").map_err(db_err)?,
                 next_review_at: r.try_get("next_review_at").map_err(db_err)?,
                 evaluated_at: r.try_get("evaluated_at").map_err(db_err)?,
-                record: r.try_get::<serde_json::Value, _>("record").map_err(db_err)?,
+                record: DecisionJson::from(r.try_get::<serde_json::Value, _>("record").map_err(db_err)?),
             })
         })
         .transpose()

@@ -46,7 +46,7 @@ impl SqliteStore {
                 version: d.rule_set_version.clone(),
                 next: d.next_review_at.map(micros),
                 evaluated: micros(d.evaluated_at),
-                record: d.record.to_string(),
+                record: d.record.as_str().to_string(),
             })
             .collect();
         let work = move |db: &bulk::Db| save(db, &rows);
@@ -74,8 +74,7 @@ impl SqliteStore {
                 rule_set_version: r.try_get("rule_set_version").map_err(db_err)?,
                 next_review_at: opt_time(r.try_get("next_review_at").map_err(db_err)?)?,
                 evaluated_at: time(r.try_get("evaluated_at").map_err(db_err)?)?,
-                record: serde_json::from_str(&r.try_get::<String, _>("record").map_err(db_err)?)
-                    .map_err(|e| StoreError::Corrupt(format!("decision: {e}")))?,
+                record: DecisionJson::parse(r.try_get::<String, _>("record").map_err(db_err)?)?,
             })
         })
         .transpose()

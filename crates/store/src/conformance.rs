@@ -583,14 +583,16 @@ pub async fn decisions_keep_the_last_record_and_a_history_of_changes(store: &dyn
     store.person_insert(&p).await.unwrap();
     assert_eq!(store.person_by_id_index(&p.id_index).await.unwrap().as_ref(), Some(&p));
     assert_eq!(store.decision_get(&p.subject_id).await.unwrap(), None);
-    let decision = |color: Color, secs: i64, review: Option<i64>| DecisionRecord {
+    let decision = |color: Color, secs: i64, review: Option<i64>| {
+        DecisionRecord {
         subject_id: p.subject_id.clone(),
         color,
         since: at(secs),
         rule_set_version: "v1".into(),
         next_review_at: review.map(at),
         evaluated_at: at(secs),
-        record: serde_json::json!({"color": color.as_str(), "reasons": [{"rule_id": "r", "evidence": [{"record_id": "x"}]}]}),
+        record: serde_json::json!({"color": color.as_str(), "reasons": [{"rule_id": "r", "evidence": [{"record_id": "x"}]}]}).into(),
+    }
     };
     let first = store.decision_save(&decision(Color::Green, 10, None)).await.unwrap();
     assert_eq!(first, Some(ColorChange { at: at(10), from: None, to: Color::Green, rule_set_version: "v1".into() }));

@@ -86,7 +86,7 @@ pub async fn checked_visits_are_not_written_for_people_who_turned_red(store: &dy
             rule_set_version: "v1".into(),
             next_review_at: None,
             evaluated_at: at(100),
-            record: serde_json::json!({"color": color.as_str()}),
+            record: serde_json::json!({"color": color.as_str()}).into(),
         };
         store.decision_save(&decision).await.unwrap();
     }

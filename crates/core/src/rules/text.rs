@@ -124,11 +124,21 @@ pub(crate) fn local_day(t: DateTime<Utc>) -> Option<NaiveDate> {
 
 /// An instant in local time (UTC+8): `2022-04-01 14:30`.
 pub(crate) fn local_text(t: DateTime<Utc>) -> String {
-    local_naive(t).map_or_else(|| "—".to_string(), |n| n.format("%Y-%m-%d %H:%M").to_string())
+    use chrono::Timelike;
+    local_naive(t)
+        .map_or_else(|| "—".to_string(), |n| format!("{} {:02}:{:02}", day_text(n.date()), n.hour(), n.minute()))
 }
 
+/// A day as `2022-04-01`. Written field by field: `format("%Y-%m-%d")` parses its pattern at
+/// every call, and a recoloring writes a few dates into each of a million explanations.
 pub(crate) fn day_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    use chrono::Datelike;
+    let year = d.year();
+    if (0..=9999).contains(&year) {
+        format!("{year:04}-{:02}-{:02}", d.month(), d.day())
+    } else {
+        d.format("%Y-%m-%d").to_string()
+    }
 }
 
 pub(crate) fn from_ms(ms: i64) -> Option<DateTime<Utc>> {
@@ -353,6 +363,17 @@ mod tests {
         assert_eq!(duration_words(DAY + HOUR, Lang::En), "1 day 1 hour");
         assert_eq!(hours_text(4 * HOUR - MINUTE), "3.9");
         assert_eq!(hours_text(5 * HOUR + 30 * MINUTE), "5.5");
+    }
+
+    #[test]
+    fn local_times_and_days_print_as_chrono_formats_them() {
+        let t = DateTime::parse_from_rfc3339("2022-03-31T16:05:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(local_text(t), "2022-04-01 00:05");
+        for (y, m, d) in [(2022, 4, 1), (1, 1, 9), (9999, 12, 31), (-44, 3, 15), (10000, 1, 1)] {
+            let day = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(day_text(day), day.format("%Y-%m-%d").to_string());
+        }
+        assert_eq!(local_text(DateTime::<Utc>::MAX_UTC), "—");
     }
 
     #[test]

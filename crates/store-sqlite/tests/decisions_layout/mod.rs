@@ -75,7 +75,7 @@ async fn migration_0012_keeps_decisions_and_their_history() {
             rule_set_version: "v1".into(),
             next_review_at: Some(at(500)),
             evaluated_at: at(40),
-            record: record.clone(),
+            record: record.clone().into(),
         }
     );
     assert_eq!(store.decision_get(&green.subject_id).await.unwrap().unwrap().color, Color::Green);

@@ -13,7 +13,7 @@ pub async fn a_rule_change_makes_decisions_of_other_versions_due(store: &dyn Sto
         rule_set_version: version.into(),
         next_review_at: review.map(at),
         evaluated_at: at(0),
-        record: serde_json::json!({}),
+        record: serde_json::json!({}).into(),
     };
     let (old_open, old_late, old_early, current) =
         (person("420102"), person("420102"), person("420102"), person("420102"));
