@@ -7,8 +7,7 @@
 //! (`lock_handle`), and the rows bound, stepped and reset on a blocking thread, all in one
 //! transaction. Tracing's thousands of index seeks per job go the same way on a reader
 //! connection ([`read`]: one read transaction, rows handed to a closure as borrowed columns).
-//! This file is the only `unsafe` code of the crate (with the one-time library settings,
-//! [`configure_library`], argued where it is).
+//! This file is the only `unsafe` code of the crate.
 //!
 //! Safety argument, once for the whole file: the `sqlite3*` comes from a
 //! `LockedSqliteHandle`, which guarantees that sqlx's worker makes no call on it while the
@@ -172,22 +171,6 @@ where
     })
     .await
     .map_err(|e| StoreError::Backend(format!("bulk write task: {e}")))?
-}
-
-/// Process-wide SQLite settings, made once before the first connection opens (SQLite takes
-/// them only before it initializes). Memory statistics off: with them on, every allocation
-/// SQLite makes (each page a read brings into a cache) takes one process-wide mutex, which the
-/// readers of a recoloring and the writer then share (lock and unlock were ~8 % of its
-/// samples). Nothing here reads those statistics.
-pub(crate) fn configure_library() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: sqlite3_config must not run while SQLite is in use by another thread: the
-        // first store to open gets here before any of its connections exists, and every other
-        // store's opening waits on this `Once`; this crate is the process's only SQLite user.
-        // Once SQLite is initialized the call is refused (SQLITE_MISUSE) and changes nothing.
-        let _ = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int) };
-    });
 }
 
 /// A locked raw handle (see the safety argument at the top of the file).

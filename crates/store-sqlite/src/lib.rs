@@ -243,7 +243,6 @@ impl SqliteStore {
     }
 
     async fn with_options(options: SqliteConnectOptions) -> StoreResult<Self> {
-        bulk::configure_library();
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

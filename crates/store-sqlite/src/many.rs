@@ -38,6 +38,22 @@ where
     bulk::read_parts(reader, items, READ_PARTS, PER_PART_MIN, work).await
 }
 
+/// A per-person statement, or nothing when its tables have no rows (in the read transaction
+/// it runs in, so no row can appear between the check and the reads).
+struct Probe<'db>(Option<bulk::Statement<'db>>);
+
+impl<'db> Probe<'db> {
+    fn new(db: &'db bulk::Db, tables: &[&str], sql: &str) -> StoreResult<Self> {
+        let any = tables.iter().map(|t| format!("SELECT 1 FROM {t}")).collect::<Vec<_>>().join(" UNION ALL ");
+        let rows = db.prepare(&format!("SELECT EXISTS ({any})"))?.query_all(&[], |r| r.int(0))?;
+        Ok(Self(if rows.first() == Some(&1) { Some(db.prepare(sql)?) } else { None }))
+    }
+
+    fn all<T>(&self, values: &[Value<'_>], decode: impl Fn(&bulk::Row<'_>) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+        self.0.as_ref().map_or(Ok(Vec::new()), |s| s.query_all(values, decode))
+    }
+}
+
 /// `subjects` sorted, each once: reads in key order touch neighbouring index pages.
 pub(crate) fn sorted_once(subjects: &[SubjectId]) -> Vec<SubjectId> {
     let mut ids = subjects.to_vec();
@@ -157,31 +173,33 @@ impl SqliteStore {
         );
         let read = read_by_subject(&self.reader, persons.to_vec(), move |db, part| {
             // Each person's facts by the same statements as one person's reads (`STAYS_OF`,
-            // `LAB_TESTS_OF`, …), prepared once per part and stepped per person.
-            let declarations = db.prepare(&declarations_since)?;
-            let stays = db.prepare(STAYS_OF)?;
-            let tests = db.prepare(LAB_TESTS_OF)?;
-            let cases = db.prepare(CASES_OF)?;
-            let trips = db.prepare(TRIPS_OF)?;
-            let vaccinations = db.prepare(VACCINATIONS_OF)?;
-            let special = db.prepare(SPECIAL)?;
+            // `LAB_TESTS_OF`, …), prepared once per part and stepped per person; a table with
+            // no rows at all in this read's snapshot is not probed per person (a deployment
+            // that imports no trips, say, pays nothing for them).
+            let declarations = Probe::new(db, &["declarations"], &declarations_since)?;
+            let stays = Probe::new(db, &["telecom_stays"], STAYS_OF)?;
+            let tests = Probe::new(db, &["lab_tests"], LAB_TESTS_OF)?;
+            let cases = Probe::new(db, &["case_statuses"], CASES_OF)?;
+            let trips = Probe::new(db, &["trips"], TRIPS_OF)?;
+            let vaccinations = Probe::new(db, &["vaccinations"], VACCINATIONS_OF)?;
+            let special = Probe::new(db, &["overrides", "quarantines", "exposures"], SPECIAL)?;
             let mut out = Vec::with_capacity(part.len());
             for p in part {
                 let subject = Value::Text(p.subject_id.as_str());
                 let id = Value::Blob(&p.id_index);
                 let mut r = FactRecords {
-                    declarations: declarations.query_all(&[subject, Value::Int(since)], |r| declaration_from_row(r))?,
-                    tests: tests.query_all(&[id, Value::Int(since)], |r| lab_test_from_row(r))?,
-                    cases: cases.query_all(&[id], |r| case_from_row(r))?,
-                    trips: trips.query_all(&[id], |r| trip_from_row(r))?,
-                    vaccinations: vaccinations.query_all(&[id], |r| vaccination_from_row(r))?,
+                    declarations: declarations.all(&[subject, Value::Int(since)], |r| declaration_from_row(r))?,
+                    tests: tests.all(&[id, Value::Int(since)], |r| lab_test_from_row(r))?,
+                    cases: cases.all(&[id], |r| case_from_row(r))?,
+                    trips: trips.all(&[id], |r| trip_from_row(r))?,
+                    vaccinations: vaccinations.all(&[id], |r| vaccination_from_row(r))?,
                     ..FactRecords::default()
                 };
                 if let Some(phone) = &p.phone_index {
                     let values = [Value::Blob(phone_key(phone)), Value::Blob(phone), Value::Int(since)];
-                    r.stays = stays.query_all(&values, |r| stay_from_row(r))?;
+                    r.stays = stays.all(&values, |r| stay_from_row(r))?;
                 }
-                let rare = !special.query_all(&[subject], |_| Ok(()))?.is_empty();
+                let rare = !special.all(&[subject], |_| Ok(()))?.is_empty();
                 out.push((r, rare));
             }
             Ok(out)
