@@ -169,6 +169,8 @@ pub async fn import(
             }
             let mut full = std::mem::take(batch);
             batch.touched = std::mem::take(&mut full.touched);
+            // Packed and sorted here, while the writer may still be on the previous batch.
+            full.prepare();
             let sent = to_writer.send(full).await.is_ok();
             // Let the writer start on it now rather than when the next batch is full.
             tokio::task::yield_now().await;
