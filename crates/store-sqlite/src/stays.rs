@@ -49,7 +49,7 @@ impl SqliteStore {
             )?;
             let mut new = vec![false; batch.len()];
             for (place, record_id) in batch.record_order() {
-                new[place] = claim.run(&[Value::Text(record_id), Value::Int(first_id + place as i64)])? == 1;
+                new[place] = claim.insert(&[Value::Text(record_id), Value::Int(first_id + place as i64)])? == 1;
             }
             let stay = db.prepare(
                 "INSERT INTO telecom_stays (id, record_id, phone_index, region, start_at, end_at) \
@@ -57,7 +57,7 @@ impl SqliteStore {
             )?;
             let mut accepted = 0;
             for place in (0..batch.len()).filter(|&place| new[place]) {
-                stay.run(&[
+                stay.insert(&[
                     Value::Int(first_id + place as i64),
                     Value::Text(batch.record_id(place)),
                     Value::Blob(batch.phone(place)),
@@ -73,7 +73,7 @@ impl SqliteStore {
             let by_phone = db.prepare("INSERT INTO telecom_stays_by_phone (phone_key, stay_id) VALUES (?1, ?2)")?;
             for (place, key) in batch.phone_order() {
                 if new[place] {
-                    by_phone.run(&[Value::Blob(key), Value::Int(first_id + place as i64)])?;
+                    by_phone.insert(&[Value::Blob(key), Value::Int(first_id + place as i64)])?;
                 }
             }
             Ok(ImportOutcome { accepted, duplicates: batch.len() as u64 - accepted })
