@@ -236,21 +236,16 @@ pub(crate) fn process_cpu_secs() -> (f64, f64) {
 /// CPU time (user + system, seconds) of this process's main thread and of all its other
 /// threads together. The import bench parses on the main thread (`block_on`) and writes on
 /// the others (the store's blocking task), so on a machine others share this splits the
-/// work per side, which wall time cannot (Linux; zeros elsewhere).
+/// work per side, which wall time cannot (Linux; zeros elsewhere). The others' time is the
+/// process's less the main thread's: the process keeps the time of threads that have ended
+/// (an idle blocking thread ends after ten seconds).
 fn thread_cpu_secs() -> (f64, f64) {
-    let main = std::process::id().to_string();
-    let (mut on_main, mut others) = (0.0, 0.0);
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
-        if task.file_name().to_str() == Some(main.as_str()) {
-            on_main += ticks(11) + ticks(12);
-        } else {
-            others += ticks(11) + ticks(12);
-        }
-    }
-    (on_main, others)
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{}/stat", std::process::id())).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    let on_main = ticks(11) + ticks(12);
+    let (user, system) = process_cpu_secs();
+    (on_main, user + system - on_main)
 }
 
 /// Size of a SQLite database with its WAL, in MiB.
