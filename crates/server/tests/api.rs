@@ -1,6 +1,7 @@
 //! The HTTP API driven over real sockets: each test starts its own server on port 0 with a
 //! fresh database (SQLite file; PostgreSQL database for the `postgres_` tests).
 
+mod import_batches;
 mod overrides;
 mod recolor_many;
 mod retention;

@@ -715,7 +715,11 @@ impl Store for SqliteStore {
     }
 
     async fn stays_import(&self, rows: &[StayRecord]) -> StoreResult<ImportOutcome> {
-        self.stays_import_impl(rows).await
+        self.stays_import_impl(StayBatch::from_slice(rows)).await
+    }
+
+    async fn stays_import_batch(&self, batch: StayBatch) -> StoreResult<ImportOutcome> {
+        self.stays_import_impl(batch).await
     }
 
     async fn stays_for(&self, phone_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<StayRecord>> {

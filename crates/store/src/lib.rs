@@ -25,6 +25,8 @@ pub mod conformance_bulk;
 pub mod conformance_tracing;
 pub mod conformance_visits;
 pub mod otp;
+pub mod stays;
+pub use stays::StayBatch;
 pub mod visit;
 
 pub use visit::{CheckedWrite, ScanAttempt, VenueRecord, VisitRecord, VisitSource, VisitWrite, Written, merge_written};
@@ -421,6 +423,11 @@ pub trait Store: Send + Sync + 'static {
     // --- facts ---
     /// Stores stays in one transaction; a `record_id` already stored counts as a duplicate.
     async fn stays_import(&self, rows: &[StayRecord]) -> StoreResult<ImportOutcome>;
+    /// As `stays_import`, for a batch the caller has prepared (packed and sorted on its own
+    /// thread, so a bulk import prepares the next batch while this one is written).
+    async fn stays_import_batch(&self, batch: StayBatch) -> StoreResult<ImportOutcome> {
+        self.stays_import(&batch.to_records()).await
+    }
     /// Stays of one phone that end at or after `since`, oldest first.
     async fn stays_for(&self, phone_index: &[u8], since: DateTime<Utc>) -> StoreResult<Vec<StayRecord>>;
     /// Registered people with a stay in a region under `region` overlapping `[from, to)`.

@@ -4,8 +4,8 @@ use chrono::{Duration, NaiveDate};
 use healthcode_core::rules::{Carrier, CaseStatus, TestResult};
 use healthcode_core::{Coded, IdNumber, Phone, RegionCode, RiskLevel, local_day, local_time::local_midnight};
 use healthcode_store::{
-    CaseStatusRecord, ImportOutcome, LabTestRecord, RegionRiskRecord, StayRecord, Store, StoreResult, TripRecord,
-    VaccinationRecord,
+    CaseStatusRecord, ImportOutcome, LabTestRecord, RegionRiskRecord, StayBatch, StayRecord, Store, StoreResult,
+    TripRecord, VaccinationRecord,
 };
 
 use super::fields::{self, FieldError, Fields, err};
@@ -259,6 +259,8 @@ pub fn parse(ctx: &ImportContext<'_>, kind: Kind, raw: &RawRow) -> Result<Row, F
 #[derive(Default)]
 pub struct Batch {
     stays: Vec<StayRecord>,
+    /// The stays packed and sorted for the store ([`Batch::prepare`]).
+    prepared_stays: Option<StayBatch>,
     risks: Vec<RegionRiskRecord>,
     tests: Vec<LabTestRecord>,
     cases: Vec<CaseStatusRecord>,
@@ -304,8 +306,18 @@ impl Batch {
         }
     }
 
+    /// Does the work a store would otherwise do before writing the batch, on this thread
+    /// (the parser's): the stays are packed and sorted, and their rows freed, while the store
+    /// is still writing the previous batch.
+    pub fn prepare(&mut self) {
+        if !self.stays.is_empty() {
+            self.prepared_stays = Some(StayBatch::new(std::mem::take(&mut self.stays)));
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.stays.len()
+            + self.prepared_stays.as_ref().map_or(0, StayBatch::len)
             + self.risks.len()
             + self.tests.len()
             + self.cases.len()
@@ -319,8 +331,9 @@ impl Batch {
         use std::mem::take;
         // An import is of one kind, so at most one of these is not empty.
         let mut total = ImportOutcome::default();
-        if !self.stays.is_empty() {
-            total += store.stays_import(&take(&mut self.stays)).await?;
+        self.prepare();
+        if let Some(stays) = self.prepared_stays.take() {
+            total += store.stays_import_batch(stays).await?;
         }
         if !self.risks.is_empty() {
             total += store.region_risk_import(&take(&mut self.risks)).await?;

@@ -28,6 +28,25 @@ pub use kinds::Kind;
 /// of the writer's time than 200,000 on a 6 M-row import. At most three batches are in
 /// memory (parsing, waiting, writing): about 1.3 GB at the peak for telecom stays.
 const BATCH: usize = 1_000_000;
+/// The first batch of a file: the writer waits while the parser fills it, so it is small,
+/// and the batches after it grow threefold (the parser fills the next one while the last is
+/// written, about three times as fast as the writer writes it) until the first [`BATCH`]
+/// rows are shipped; every batch after ends at a multiple of [`BATCH`], as without the ramp
+/// (a batch costs the pages it rewrites, about all of the random indexes' pages, so the
+/// ramp must not add a batch to the rest of the file).
+const FIRST_BATCH: usize = 100_000;
+
+/// The size of the batch after `shipped` rows have gone in batches: 100,000, 300,000,
+/// 600,000, then [`BATCH`] each.
+fn next_batch(shipped: usize) -> usize {
+    if shipped == 0 {
+        FIRST_BATCH
+    } else if shipped < BATCH {
+        (shipped * 3).min(BATCH - shipped)
+    } else {
+        BATCH
+    }
+}
 /// How often `progress` hears the rows read.
 const PROGRESS_EVERY: u64 = 10_000;
 /// Rejections listed in full; beyond this only counted.
@@ -161,14 +180,18 @@ pub async fn import(
         let mut report = ImportReport::default();
         let mut batch = kinds::Batch::default();
         let mut rows = 0u64;
+        let mut shipped = 0;
         // Hands a full batch (or, with `last`, what is left) to the writer; false once the
         // writer has stopped on an error, which it reports itself.
-        let ship = async |batch: &mut kinds::Batch, last: bool| {
-            if batch.len() < BATCH && !(last && batch.len() > 0) {
+        let ship = async |batch: &mut kinds::Batch, shipped: &mut usize, last: bool| {
+            if batch.len() < next_batch(*shipped) && !(last && batch.len() > 0) {
                 return true;
             }
+            *shipped += batch.len();
             let mut full = std::mem::take(batch);
             batch.touched = std::mem::take(&mut full.touched);
+            // Packed and sorted here, while the writer may still be on the previous batch.
+            full.prepare();
             let sent = to_writer.send(full).await.is_ok();
             // Let the writer start on it now rather than when the next batch is full.
             tokio::task::yield_now().await;
@@ -215,7 +238,7 @@ pub async fn import(
                     if rows.is_multiple_of(PROGRESS_EVERY) {
                         progress(rows);
                     }
-                    if !ship(&mut batch, false).await {
+                    if !ship(&mut batch, &mut shipped, false).await {
                         break;
                     }
                 }
@@ -238,13 +261,13 @@ pub async fn import(
                     if rows.is_multiple_of(PROGRESS_EVERY) {
                         progress(rows);
                     }
-                    if !ship(&mut batch, false).await {
+                    if !ship(&mut batch, &mut shipped, false).await {
                         break;
                     }
                 }
             }
         }
-        ship(&mut batch, true).await;
+        ship(&mut batch, &mut shipped, true).await;
         progress(rows);
         report.touched = batch.touched;
         Ok::<_, FileError>(report)
@@ -259,4 +282,20 @@ pub async fn import(
         report.reject(r);
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_ramp_up_then_end_at_multiples_of_batch() {
+        let mut shipped = 0;
+        let mut ends = Vec::new();
+        while shipped < 3 * BATCH {
+            shipped += next_batch(shipped);
+            ends.push(shipped);
+        }
+        assert_eq!(ends, [100_000, 400_000, 1_000_000, 2_000_000, 3_000_000]);
+    }
 }
