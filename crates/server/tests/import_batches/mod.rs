@@ -17,21 +17,7 @@ use crate::support::Backend;
 const ROWS: u64 = 130_000;
 
 async fn store(backend: Backend) -> Arc<dyn Store> {
-    match backend {
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir().join(format!(
-                "healthcode-import-batches-{}-{}",
-                std::process::id(),
-                Utc::now().timestamp_nanos_opt().unwrap_or_default()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            Arc::new(healthcode_store_sqlite::SqliteStore::open(&dir.join("db.sqlite")).await.unwrap())
-        }
-        Backend::Postgres => {
-            let url = healthcode_store_postgres::testing::fresh_database().await;
-            Arc::new(healthcode_store_postgres::PostgresStore::connect(&url).await.unwrap())
-        }
-    }
+    crate::support::fresh_store(backend).await.0
 }
 
 /// The file: row `i` (line `i + 2`) is stay `cm-i` of phone `i % 1000`; line 50,002 has an

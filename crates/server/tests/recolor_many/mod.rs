@@ -15,21 +15,7 @@ use healthcode_vault::Vault;
 use crate::support::{Backend, id_number};
 
 async fn app(backend: Backend) -> (AppState, Arc<dyn Store>, DateTime<Utc>) {
-    let store: Arc<dyn Store> = match backend {
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir().join(format!(
-                "healthcode-recolor-many-{}-{}",
-                std::process::id(),
-                Utc::now().timestamp_nanos_opt().unwrap_or_default()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            Arc::new(healthcode_store_sqlite::SqliteStore::open(&dir.join("db.sqlite")).await.unwrap())
-        }
-        Backend::Postgres => {
-            let url = healthcode_store_postgres::testing::fresh_database().await;
-            Arc::new(healthcode_store_postgres::PostgresStore::connect(&url).await.unwrap())
-        }
-    };
+    let store: Arc<dyn Store> = crate::support::fresh_store(backend).await.0;
     let now: DateTime<Utc> = "2027-01-15T02:00:00Z".parse().unwrap();
     let keys_dir = std::env::temp_dir().join(format!("healthcode-recolor-many-keys-{}", std::process::id()));
     let region = RegionCode::parse("420100").unwrap();

@@ -60,7 +60,8 @@ fn unique() -> String {
     format!("{}_{nanos}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
-async fn store(backend: Backend) -> (Arc<dyn Store>, Option<PathBuf>) {
+/// A fresh, empty store of the backend, and its SQLite folder (none for PostgreSQL).
+pub async fn fresh_store(backend: Backend) -> (Arc<dyn Store>, Option<PathBuf>) {
     match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("healthcode-api-{}", unique()));
@@ -81,7 +82,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// As [`spawn_app`], with settings changed by `adjust` first.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let (store, data_dir) = store(backend).await;
+    let (store, data_dir) = fresh_store(backend).await;
     let keys_dir = std::env::temp_dir().join(format!("healthcode-api-keys-{}", unique()));
     let region = healthcode_core::RegionCode::parse("420100").unwrap();
     let start: chrono::DateTime<chrono::Utc> = "2027-01-15T02:00:00Z".parse().unwrap();
