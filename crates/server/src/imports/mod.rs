@@ -237,6 +237,12 @@ pub async fn import(
                     rows += 1;
                     if rows.is_multiple_of(PROGRESS_EVERY) {
                         progress(rows);
+                        // The writer is a future of this same task: it advances (its store
+                        // call acquiring a connection, handing the batch to its thread, taking
+                        // the next) only while the parser waits. Without a pause here it did
+                        // so once a batch, so writing and parsing took turns instead of
+                        // overlapping (one core busy of two).
+                        tokio::task::yield_now().await;
                     }
                     if !ship(&mut batch, &mut shipped, false).await {
                         break;
@@ -260,6 +266,12 @@ pub async fn import(
                     rows += 1;
                     if rows.is_multiple_of(PROGRESS_EVERY) {
                         progress(rows);
+                        // The writer is a future of this same task: it advances (its store
+                        // call acquiring a connection, handing the batch to its thread, taking
+                        // the next) only while the parser waits. Without a pause here it did
+                        // so once a batch, so writing and parsing took turns instead of
+                        // overlapping (one core busy of two).
+                        tokio::task::yield_now().await;
                     }
                     if !ship(&mut batch, &mut shipped, false).await {
                         break;
