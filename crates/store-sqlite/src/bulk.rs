@@ -305,34 +305,6 @@ impl<'db> Statement<'db> {
         unsafe { ffi::sqlite3_reset(self.raw.as_ptr()) };
         changed
     }
-
-    /// Binds one row and returns the first column of the first result row as text (`None`
-    /// when there is no row or it is NULL).
-    pub(crate) fn query_text(&self, values: &[Value<'_>]) -> StoreResult<Option<String>> {
-        let text = self.bind(values).and_then(|()| {
-            let s = self.raw.as_ptr();
-            // SAFETY: a valid, fully bound statement on a locked handle.
-            match unsafe { ffi::sqlite3_step(s) } {
-                ffi::SQLITE_ROW => {
-                    // SAFETY: column 0 of the current row; the pointer is valid until the next
-                    // step or reset, and the bytes are copied before either.
-                    let p = unsafe { ffi::sqlite3_column_text(s, 0) };
-                    if p.is_null() {
-                        return Ok(None);
-                    }
-                    // SAFETY: as above; sqlite3_column_bytes follows sqlite3_column_text.
-                    let n = unsafe { ffi::sqlite3_column_bytes(s, 0) } as usize;
-                    // SAFETY: `n` bytes at `p`, owned by SQLite until the reset below.
-                    let bytes = unsafe { std::slice::from_raw_parts(p, n) };
-                    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
-                }
-                ffi::SQLITE_DONE => Ok(None),
-                _ => Err(self.db.error("query")),
-            }
-        });
-        self.reset();
-        text
-    }
 }
 
 impl Statement<'_> {
@@ -358,6 +330,19 @@ impl Statement<'_> {
 }
 
 impl Statement<'_> {
+    /// Binds one set of values and returns the first column of the first result row as text
+    /// (`None` when there is no row or it is NULL).
+    pub(crate) fn query_text(&self, values: &[Value<'_>]) -> StoreResult<Option<String>> {
+        let mut first = None;
+        self.query_each(values, |r| {
+            if first.is_none() {
+                first = Some(if r.column_is_null(0) { None } else { Some(r.column_text(0)?.to_string()) });
+            }
+            Ok(())
+        })?;
+        Ok(first.flatten())
+    }
+
     /// Binds one set of values and decodes every result row.
     pub(crate) fn query_all<T>(
         &self,
