@@ -49,7 +49,12 @@ pub async fn run(
     retention::spawn_retention(state.clone(), state.settings.retention_interval, stop_rx);
     // The visit writer stops after the last request has been answered, not with the others.
     let (writer_stop, writer_rx) = tokio::sync::watch::channel(false);
-    let writer = state.visits.spawn_writer(state.store.clone(), state.settings.scans.group_max, writer_rx);
+    let writer = state.visits.spawn_writer(
+        state.store.clone(),
+        state.settings.scans.group_max,
+        state.metrics.visit_group_size.clone(),
+        writer_rx,
+    );
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;

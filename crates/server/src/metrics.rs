@@ -32,6 +32,8 @@ pub struct Metrics {
     pub registrations: Counter,
     pub declarations: Counter,
     pub color_changes: Counter,
+    /// Visits per group commit of scans and check-ins: how well the writer amortizes a commit.
+    pub visit_group_size: Histogram,
 }
 
 fn latency_histogram() -> Histogram {
@@ -49,6 +51,8 @@ impl Metrics {
         let registrations = Counter::default();
         let declarations = Counter::default();
         let color_changes = Counter::default();
+        // 1 … 2048
+        let visit_group_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("otp_sent", "One-time passwords sent", otp_sent.clone());
@@ -56,7 +60,18 @@ impl Metrics {
         registry.register("registrations", "Persons and dependents registered", registrations.clone());
         registry.register("declarations", "Daily declarations recorded", declarations.clone());
         registry.register("color_changes", "Color changes stored", color_changes.clone());
-        Self { registry, requests, latency, otp_sent, logins, registrations, declarations, color_changes }
+        registry.register("visit_group_size", "Visits written per group commit", visit_group_size.clone());
+        Self {
+            registry,
+            requests,
+            latency,
+            otp_sent,
+            logins,
+            registrations,
+            declarations,
+            color_changes,
+            visit_group_size,
+        }
     }
 
     /// The text exposition format.

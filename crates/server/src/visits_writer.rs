@@ -20,6 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use healthcode_core::{ScanPolicy, VenueId};
 use healthcode_store::{CheckedWrite, Staff, Store, VenueRecord, Written};
 use healthcode_token::TrustList;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::{ApiError, ApiResult};
@@ -175,10 +176,12 @@ impl Visits {
         &self,
         store: Arc<dyn Store>,
         group_max: usize,
+        group_sizes: Histogram,
         stop: watch::Receiver<bool>,
     ) -> Option<tokio::task::JoinHandle<()>> {
         let rx = self.rx.lock().expect("writer lock").take()?;
-        Some(tokio::spawn(writer(store, rx, group_max.max(1), stop)))
+        let group = Group { max: group_max.max(1), sizes: group_sizes };
+        Some(tokio::spawn(writer(store, rx, group, stop)))
     }
 }
 
@@ -186,25 +189,32 @@ fn unavailable() -> ApiError {
     ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is stopping; retry")
 }
 
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, group_max: usize, mut stop: watch::Receiver<bool>) {
+/// How the writer groups visits: at most `max` a commit, each group's size recorded.
+struct Group {
+    max: usize,
+    sizes: Histogram,
+}
+
+async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>, group: Group, mut stop: watch::Receiver<bool>) {
     loop {
         let first = tokio::select! {
             job = rx.recv() => job,
             _ = stop.wait_for(|s| *s) => None,
         };
         let Some(first) = first else { break };
-        commit(&*store, first, &mut rx, group_max).await;
+        commit(&*store, first, &mut rx, &group).await;
     }
     // Shutdown: requests have finished; write whatever is still queued.
     rx.close();
     while let Ok(job) = rx.try_recv() {
-        commit(&*store, job, &mut rx, group_max).await;
+        commit(&*store, job, &mut rx, &group).await;
     }
 }
 
 /// Takes `first` and whatever else is queued (up to `group_max` visits), writes them in one
 /// transaction, and answers each job with its part of the result.
-async fn commit(store: &dyn Store, first: Job, rx: &mut mpsc::Receiver<Job>, group_max: usize) {
+async fn commit(store: &dyn Store, first: Job, rx: &mut mpsc::Receiver<Job>, group: &Group) {
+    let group_max = group.max;
     let mut jobs = vec![first];
     let mut total = jobs[0].writes.len();
     for round in 0..=GATHER_YIELDS {
@@ -224,6 +234,7 @@ async fn commit(store: &dyn Store, first: Job, rx: &mut mpsc::Receiver<Job>, gro
         // ten visits as for a hundred (its pages, the WAL frames, the decisions query).
         tokio::task::yield_now().await;
     }
+    group.sizes.observe(total as f64);
     let sizes: Vec<usize> = jobs.iter().map(|j| j.writes.len()).collect();
     let (all, replies): (Vec<Vec<CheckedWrite>>, Vec<Reply>) = jobs.into_iter().map(|j| (j.writes, j.reply)).unzip();
     let result = store.visits_write_checked(all.into_iter().flatten().collect()).await;

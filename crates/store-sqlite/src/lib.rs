@@ -22,6 +22,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use crate::columns::Columns;
 
 mod bulk;
+mod checkpointer;
 mod columns;
 mod decisions;
 mod many;
@@ -47,13 +48,6 @@ const READ_CACHE_KIB: i64 = -131072;
 /// 128 MiB (~27,000 pages cached) took about a tenth of a group commit. Bulk writes raise it
 /// for their duration (`bulk.rs`).
 const CACHE_SIZE_KIB: i64 = -16384;
-/// WAL frames after which a commit copies the WAL into the database (`wal_autocheckpoint`):
-/// 4,000 (16 MiB of WAL) instead of SQLite's 1,000: checkpoints, each with two fsyncs, come
-/// four times less often, and a page rewritten by many group commits meanwhile (a B-tree's
-/// right edge, the pages of people scanned again and again) is copied into the database once.
-/// Durability is unchanged (a commit is durable once in the WAL); recovery after a crash
-/// reads at most this much WAL.
-const WAL_AUTOCHECKPOINT_FRAMES: u32 = 4000;
 mod overrides;
 mod reviews;
 mod stays;
@@ -70,6 +64,8 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Tracing's parallel seeks (`tracing.rs`).
     tracer: SqlitePool,
+    /// The WAL checkpointer runs while this lives (`checkpointer.rs`).
+    _checkpointing: std::sync::Arc<()>,
 }
 
 fn db_err(e: sqlx::Error) -> StoreError {
@@ -254,7 +250,7 @@ impl SqliteStore {
         let writer_options = options
             .clone()
             .pragma("cache_size", CACHE_SIZE_KIB.to_string())
-            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_FRAMES.to_string());
+            .pragma("wal_autocheckpoint", checkpointer::BACKSTOP_FRAMES.to_string());
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(writer_options).await.map_err(db_err)?;
         migrate::run(&writer).await?;
         let reader = SqlitePoolOptions::new()
@@ -265,10 +261,18 @@ impl SqliteStore {
             .map_err(db_err)?;
         let tracer = SqlitePoolOptions::new()
             .max_connections(TRACE_READERS)
-            .connect_with(options.read_only(true).pragma("cache_size", TRACE_CACHE_KIB.to_string()))
+            .connect_with(options.clone().read_only(true).pragma("cache_size", TRACE_CACHE_KIB.to_string()))
             .await
             .map_err(db_err)?;
-        Ok(Self { writer, reader, tracer })
+        // Never writes: only copies the WAL into the database (`checkpointer.rs`).
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.pragma("wal_autocheckpoint", "0"))
+            .await
+            .map_err(db_err)?;
+        let alive = std::sync::Arc::new(());
+        checkpointer::spawn(checkpointer, std::sync::Arc::downgrade(&alive));
+        Ok(Self { writer, reader, tracer, _checkpointing: alive })
     }
 
     /// Copies the WAL into the database file and syncs it: after this, every commit so far

@@ -62,3 +62,35 @@ async fn reopening_keeps_data_and_schema() {
     assert_eq!(store.person_get(&p.subject_id).await.unwrap(), Some(p));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A commit reaches the database file itself soon after, copied from the WAL by the store's
+/// checkpointer rather than by a writer (whose own automatic checkpoint waits for 32,000
+/// frames): a copy of the database file without its WAL holds the person.
+#[tokio::test]
+async fn commits_reach_the_database_file_without_a_writer_checkpoint() {
+    use healthcode_store::Store;
+    let (dir, path) = temp_db();
+    let store = SqliteStore::open(&path).await.unwrap();
+    let p = healthcode_store::conformance::person("420102");
+    store.person_insert(&p).await.unwrap();
+    let copy = dir.join("copy.sqlite");
+    let mut found = false;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        std::fs::copy(&path, &copy).unwrap();
+        // Immutable: the copy is read as it is, with no WAL of its own.
+        let url = format!("sqlite://{}?mode=ro&immutable=1", copy.display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let n: Result<i64, _> = sqlx::query_scalar("SELECT count(*) FROM persons WHERE subject_id = ?")
+            .bind(p.subject_id.as_str())
+            .fetch_one(&pool)
+            .await;
+        pool.close().await;
+        if n.is_ok_and(|n| n == 1) {
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "the commit never reached the database file");
+    std::fs::remove_dir_all(&dir).ok();
+}
