@@ -27,6 +27,9 @@ pub struct FileConfig {
     rules_file: Option<String>,
     /// Visits older than this many days are deleted (default 28, at least 14).
     visit_retention_days: Option<u32>,
+    /// Declarations older than this many days are deleted (default and least: 60, the days of
+    /// facts the rules read).
+    declaration_retention_days: Option<u32>,
     log: Option<String>,
 }
 
@@ -103,16 +106,18 @@ impl Config {
             }
             settings.code_ttl = chrono::Duration::seconds(t);
         }
-        let retention = env("HEALTHCODE_VISIT_RETENTION_DAYS")
-            .map(|v| v.parse::<u32>().with_context(|| format!("HEALTHCODE_VISIT_RETENTION_DAYS={v:?}")))
-            .transpose()?
-            .or(file.visit_retention_days);
-        if let Some(days) = retention {
-            let least = healthcode_server::retention::MIN_VISIT_RETENTION_DAYS;
-            if days < least {
-                bail!("visits must be kept at least {least} days (tracing looks that far back), not {days}");
-            }
+        let least = healthcode_server::retention::MIN_VISIT_RETENTION_DAYS;
+        if let Some(days) = retention_days("HEALTHCODE_VISIT_RETENTION_DAYS", file.visit_retention_days, least)
+            .context("visits are kept at least as long as tracing looks back")?
+        {
             settings.visit_retention_days = days;
+        }
+        let least = healthcode_server::risk::LOOK_BACK_DAYS as u32;
+        if let Some(days) =
+            retention_days("HEALTHCODE_DECLARATION_RETENTION_DAYS", file.declaration_retention_days, least)
+                .context("declarations are kept at least as long as the rules look back")?
+        {
+            settings.declaration_retention_days = days;
         }
         // Which colors each venue category admits, e.g. `hospital=green+yellow+red,park=green+yellow`.
         if let Some(p) = env("HEALTHCODE_SCAN_POLICY") {
@@ -153,4 +158,14 @@ pub fn init_logging(filter: &str) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// A retention in days from the environment variable `name`, else from the file; refused
+/// below `least`.
+fn retention_days(name: &str, from_file: Option<u32>, least: u32) -> Result<Option<u32>> {
+    let days = env(name).map(|v| v.parse::<u32>().with_context(|| format!("{name}={v:?}"))).transpose()?.or(from_file);
+    match days {
+        Some(d) if d < least => bail!("{name}: at least {least} days, not {d}"),
+        _ => Ok(days),
+    }
 }

@@ -210,6 +210,10 @@ fn serve_explains_what_is_missing_from_its_configuration() {
     short_retention.push(("HEALTHCODE_VISIT_RETENTION_DAYS", "7".into()));
     let err = run(&short_retention, &[]);
     assert!(err.contains("at least 14") && err.contains("not 7"), "{err}");
+    let mut short_declarations = keys.to_vec();
+    short_declarations.push(("HEALTHCODE_DECLARATION_RETENTION_DAYS", "30".into()));
+    let err = run(&short_declarations, &[]);
+    assert!(err.contains("HEALTHCODE_DECLARATION_RETENTION_DAYS") && err.contains("at least 60"), "{err}");
     let mut no_keys = keys.to_vec();
     no_keys.push(("HEALTHCODE_KEYS_DIR", dir.join("nowhere").display().to_string()));
     no_keys.push(("HEALTHCODE_DATABASE_URL", format!("sqlite://{}", dir.join("db.sqlite").display())));

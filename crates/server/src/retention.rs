@@ -4,6 +4,10 @@
 //! stays, places and tests) go after the same number of days; each person's last decision
 //! stays. On PostgreSQL a day of visits is a partition, so
 //! this drops whole tables; on SQLite it deletes a range of the time index.
+//!
+//! Daily declarations (temperature, symptoms, where the person is) go after their own number
+//! of days, never fewer than the rules read (`risk::LOOK_BACK_DAYS`): a declaration the rules
+//! could still use is not deleted, so retention changes no one's color.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use healthcode_core::local_day;
@@ -15,14 +19,20 @@ use crate::state::AppState;
 /// and cases are often confirmed a week or more later; tracing needs those days' visits.
 pub const MIN_VISIT_RETENTION_DAYS: u32 = 14;
 
-/// The first local day whose visits are kept at `now`.
-pub fn visits_kept_from(now: DateTime<Utc>, retention_days: u32) -> NaiveDate {
+/// The first local day whose visits or declarations are kept at `now`, given their retention.
+pub fn first_kept_day(now: DateTime<Utc>, retention_days: u32) -> NaiveDate {
     local_day(now) - Duration::days(i64::from(retention_days))
 }
 
 /// Deletes the visits of local days older than the retention; returns how many went.
 pub async fn drop_expired_visits(app: &AppState) -> StoreResult<u64> {
-    app.store.visits_drop_before(visits_kept_from(app.clock.now(), app.settings.visit_retention_days)).await
+    app.store.visits_drop_before(first_kept_day(app.clock.now(), app.settings.visit_retention_days)).await
+}
+
+/// Deletes the declarations of local days older than their retention; returns how many went.
+pub async fn drop_expired_declarations(app: &AppState) -> StoreResult<u64> {
+    let from = first_kept_day(app.clock.now(), app.settings.declaration_retention_days);
+    app.store.declarations_drop_before(from).await
 }
 
 /// Deletes the records of superseded decisions older than the retention; returns how many went.
@@ -31,8 +41,8 @@ pub async fn drop_expired_decision_records(app: &AppState) -> StoreResult<u64> {
     app.store.decision_records_drop_before(before).await
 }
 
-/// Runs [`drop_expired_visits`] and [`drop_expired_decision_records`] at start and then every
-/// `every`, until `shutdown`.
+/// Runs [`drop_expired_visits`], [`drop_expired_decision_records`] and
+/// [`drop_expired_declarations`] at start and then every `every`, until `shutdown`.
 pub fn spawn_retention(app: AppState, every: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         loop {
@@ -49,6 +59,15 @@ pub fn spawn_retention(app: AppState, every: std::time::Duration, mut shutdown: 
                 Ok(0) => {}
                 Ok(n) => tracing::info!(records = n, "retention: superseded decision records deleted"),
                 Err(e) => tracing::error!(error = %e, "retention: deleting old decision records failed"),
+            }
+            match drop_expired_declarations(&app).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    declarations = n,
+                    days = app.settings.declaration_retention_days,
+                    "retention: old declarations deleted"
+                ),
+                Err(e) => tracing::error!(error = %e, "retention: deleting old declarations failed"),
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}

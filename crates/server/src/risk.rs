@@ -17,7 +17,8 @@ use crate::state::AppState;
 
 /// How far back facts are read: longer than any window of a sane rule set (the default's
 /// longest is 14 days after a stay ends).
-const LOOK_BACK_DAYS: i64 = 60;
+/// Declarations are kept at least this long (`retention.rs`), so deleting them changes no color.
+pub const LOOK_BACK_DAYS: i64 = 60;
 
 /// Region risk levels, shared by everyone.
 pub async fn region_risk(app: &AppState) -> ApiResult<RegionRisk> {

@@ -49,6 +49,9 @@ pub struct Settings {
     pub tracing: healthcode_core::tracing::TracingParams,
     /// Visits older than this many local days are deleted (`retention.rs`; at least 14).
     pub visit_retention_days: u32,
+    /// Declarations of days older than this many local days are deleted (`retention.rs`; at
+    /// least the days of facts the rules read, `risk::LOOK_BACK_DAYS`).
+    pub declaration_retention_days: u32,
     /// How often retention runs.
     pub retention_interval: std::time::Duration,
 }
@@ -71,6 +74,7 @@ impl Default for Settings {
             override_max: Duration::days(30),
             tracing: healthcode_core::tracing::TracingParams::default(),
             visit_retention_days: 28,
+            declaration_retention_days: crate::risk::LOOK_BACK_DAYS as u32,
             retention_interval: std::time::Duration::from_secs(3600),
         }
     }

@@ -621,6 +621,15 @@ impl Store for PostgresStore {
         rows.iter().map(declaration_from_row).collect()
     }
 
+    async fn declarations_drop_before(&self, day: NaiveDate) -> StoreResult<u64> {
+        let gone = sqlx::query("DELETE FROM declarations WHERE day < $1")
+            .bind(day)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(gone.rows_affected())
+    }
+
     async fn declaration_for_day(
         &self,
         subject_id: &SubjectId,

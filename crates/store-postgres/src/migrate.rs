@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "stays_by_phone", include_str!("../migrations/0009_stays_by_phone.sql")),
     (10, "review_queue", include_str!("../migrations/0010_review_queue.sql")),
     (11, "visits_by_venue", include_str!("../migrations/0011_visits_by_venue.sql")),
+    (12, "declarations_by_day", include_str!("../migrations/0012_declarations_by_day.sql")),
 ];
 
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

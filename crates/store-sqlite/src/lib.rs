@@ -593,6 +593,16 @@ impl Store for SqliteStore {
         rows.iter().map(declaration_from_row).collect()
     }
 
+    async fn declarations_drop_before(&self, day: NaiveDate) -> StoreResult<u64> {
+        // Days are stored as ISO dates (`YYYY-MM-DD`), which order as the days do.
+        let gone = sqlx::query("DELETE FROM declarations WHERE day < ?")
+            .bind(day)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(gone.rows_affected())
+    }
+
     async fn declaration_for_day(
         &self,
         subject_id: &SubjectId,

@@ -30,6 +30,7 @@ macro_rules! store_conformance_tests {
             guardians_register_dependents_without_phones,
             a_second_declaration_replaces_the_first_and_history_is_kept,
             a_declaration_for_an_unknown_person_writes_nothing,
+            retention_deletes_the_declarations_of_earlier_days,
             one_time_passwords_lock_after_five_wrong_tries,
             sessions_expire_and_can_be_ended,
             staff_accounts_are_found_by_token_and_their_creation_audited,
@@ -259,6 +260,25 @@ pub async fn a_second_declaration_replaces_the_first_and_history_is_kept(store: 
     let now = store.person_get(&p.subject_id).await.unwrap().unwrap();
     assert_eq!(now.current_region, Some(region("110101")));
     assert_eq!(store.declaration_for_day(&p.subject_id, day(7)).await.unwrap(), None);
+}
+
+pub async fn retention_deletes_the_declarations_of_earlier_days(store: &dyn Store) {
+    let p = person("420102");
+    let other = person("420103");
+    store.person_insert(&p).await.unwrap();
+    store.person_insert(&other).await.unwrap();
+    // Day 4 twice (the first superseded), days 5 and 6 once; the other person on day 3.
+    for (who, d, secs) in [(&p, 4, 100), (&p, 4, 150), (&p, 5, 200), (&p, 6, 300), (&other, 3, 400)] {
+        store.declaration_submit(&declaration(who, day(d), 36.5, "420102", secs)).await.unwrap();
+    }
+    assert_eq!(store.declarations_drop_before(day(5)).await.unwrap(), 3);
+    let days = |h: Vec<StoredDeclaration>| h.iter().map(|d| d.declaration.day).collect::<Vec<_>>();
+    assert_eq!(days(store.declarations(&p.subject_id, 10).await.unwrap()), [day(6), day(5)]);
+    assert_eq!(store.declarations(&other.subject_id, 10).await.unwrap(), vec![]);
+    assert_eq!(store.declaration_for_day(&p.subject_id, day(4)).await.unwrap(), None);
+    // Again: nothing more goes, and a kept day still takes a replacement.
+    assert_eq!(store.declarations_drop_before(day(5)).await.unwrap(), 0);
+    assert!(store.declaration_submit(&declaration(&p, day(5), 36.7, "420102", 500)).await.unwrap().replaced);
 }
 
 pub async fn a_declaration_for_an_unknown_person_writes_nothing(store: &dyn Store) {

@@ -392,6 +392,9 @@ pub trait Store: Send + Sync + 'static {
     async fn declaration_submit(&self, declaration: &Declaration) -> StoreResult<DeclarationReceipt>;
     /// Newest first, superseded ones included.
     async fn declarations(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<StoredDeclaration>>;
+    /// Deletes the declarations (superseded ones too) of days before `day`: retention.
+    /// Returns how many went.
+    async fn declarations_drop_before(&self, day: NaiveDate) -> StoreResult<u64>;
     /// The declaration in force for a day.
     async fn declaration_for_day(
         &self,

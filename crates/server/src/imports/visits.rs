@@ -54,7 +54,7 @@ pub fn parse(ctx: &ImportContext<'_>, raw: &RawRow, record_id: String) -> Result
     if at > ctx.now + Duration::minutes(5) {
         return Err(err("at", "time_in_future", "a visit in the future"));
     }
-    let kept_from = crate::retention::visits_kept_from(ctx.now, ctx.visit_retention_days);
+    let kept_from = crate::retention::first_kept_day(ctx.now, ctx.visit_retention_days);
     if local_day(at) < kept_from {
         return Err(err(
             "at",

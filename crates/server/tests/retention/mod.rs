@@ -69,3 +69,52 @@ async fn a_register_line_older_than_the_retention_is_refused_not_written() {
     assert_eq!(report["rejected"][0]["field"], "at");
     assert_eq!(report["rejected"][0]["code"], "visit_too_old");
 }
+
+#[tokio::test]
+async fn declarations_older_than_their_retention_are_deleted_by_the_running_server() {
+    use healthcode_core::{Declaration, RegionCode, Temperature, local_day};
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = spawn_app_with(backend, |s| {
+            s.declaration_retention_days = 60;
+            s.retention_interval = std::time::Duration::from_millis(50);
+        })
+        .await;
+        let who = SubjectId::parse(&app.subject_of(&app.register("13900000103", 103).await).await).unwrap();
+        let today = local_day(app.clock_now());
+        let declared = |days_ago: i64| Declaration {
+            subject_id: who.clone(),
+            day: today - Duration::days(days_ago),
+            temperature: Temperature::from_celsius(36.6).unwrap(),
+            symptoms: vec![],
+            contact_with_suspected_case: false,
+            current_region: RegionCode::parse("420102").unwrap(),
+            declared_by: who.clone(),
+            declared_at: app.clock_now() - Duration::days(days_ago),
+        };
+        for days_ago in [59, 30, 0] {
+            app.store.declaration_submit(&declared(days_ago)).await.unwrap();
+        }
+        let days_ago = |app: &TestApp| {
+            let (store, who) = (app.store.clone(), who.clone());
+            async move {
+                let all = store.declarations(&who, 10).await.unwrap();
+                all.iter().map(|d| (today - d.declaration.day).num_days()).collect::<Vec<_>>()
+            }
+        };
+        // Retention has run a few times: all three are within the 60 days.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(days_ago(&app).await, [0, 30, 59]);
+        // Five days on, the first is 64 days old and goes.
+        app.clock.advance(Duration::days(5));
+        let mut left = days_ago(&app).await;
+        for _ in 0..100 {
+            if left.len() < 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            left = days_ago(&app).await;
+        }
+        assert_eq!(left, [0, 30]);
+        app.shutdown().await;
+    }
+}
