@@ -16,8 +16,8 @@ use crate::support::Backend;
 /// Rows of the file: the first batch is 100,000 rows, the second up to 300,000.
 const ROWS: u64 = 130_000;
 
-async fn store(backend: Backend) -> Arc<dyn Store> {
-    crate::support::fresh_store(backend).await.0
+async fn store(backend: Backend) -> (Arc<dyn Store>, Option<crate::support::Folder>) {
+    crate::support::fresh_store(backend).await
 }
 
 /// The file: row `i` (line `i + 2`) is stay `cm-i` of phone `i % 1000`; line 50,002 has an
@@ -39,7 +39,7 @@ fn file() -> String {
 }
 
 async fn a_file_in_several_batches_is_stored_once(backend: Backend) {
-    let store = store(backend).await;
+    let (store, _folder) = store(backend).await;
     let vault = Vault::new(vec![("t1".into(), [3; 32])], [4; 32]).unwrap();
     let now: DateTime<Utc> = "2027-02-01T00:00:00Z".parse().unwrap();
     let ctx = ImportContext {

@@ -12,10 +12,10 @@ use healthcode_server::{AppState, Settings};
 use healthcode_store::{RegionRiskRecord, StayRecord, Store};
 use healthcode_vault::Vault;
 
-use crate::support::{Backend, id_number};
+use crate::support::{Backend, Folder, id_number};
 
-async fn app(backend: Backend) -> (AppState, Arc<dyn Store>, DateTime<Utc>) {
-    let store: Arc<dyn Store> = crate::support::fresh_store(backend).await.0;
+async fn app(backend: Backend) -> (AppState, Arc<dyn Store>, DateTime<Utc>, Option<Folder>) {
+    let (store, folder) = crate::support::fresh_store(backend).await;
     let now: DateTime<Utc> = "2027-01-15T02:00:00Z".parse().unwrap();
     let keys_dir = std::env::temp_dir().join(format!("healthcode-recolor-many-keys-{}", std::process::id()));
     let region = RegionCode::parse("420100").unwrap();
@@ -29,11 +29,11 @@ async fn app(backend: Backend) -> (AppState, Arc<dyn Store>, DateTime<Utc>) {
         Arc::new(healthcode_server::otp_sender::DisabledSender),
         Arc::new(ManualClock::new(now)),
     );
-    (app, store, now)
+    (app, store, now, folder)
 }
 
 async fn both_paths_store_the_same_decisions(backend: Backend) {
-    let (app, store, now) = app(backend).await;
+    let (app, store, now, _folder) = app(backend).await;
     let hot = RegionCode::parse("420103").unwrap();
     // Twelve people: stays in the district yesterday, three weeks ago, or elsewhere; one
     // has a decision stored already.

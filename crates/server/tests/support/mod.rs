@@ -51,6 +51,17 @@ pub struct TestApp {
     /// The server's store, for tests that check what was written.
     pub store: Arc<dyn Store>,
     shutdown: Mutex<Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>>,
+    /// The test's folders (database, keys), removed when it ends.
+    _folders: [Option<Folder>; 2],
+}
+
+/// A folder of a test's own, removed (with what is in it) when dropped.
+pub struct Folder(PathBuf);
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
 }
 
 fn unique() -> String {
@@ -60,14 +71,15 @@ fn unique() -> String {
     format!("{}_{nanos}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
-/// A fresh, empty store of the backend, and its SQLite folder (none for PostgreSQL).
-pub async fn fresh_store(backend: Backend) -> (Arc<dyn Store>, Option<PathBuf>) {
+/// A fresh, empty store of the backend, and its SQLite folder (none for PostgreSQL), removed
+/// when the folder is dropped: keep it while the store is in use.
+pub async fn fresh_store(backend: Backend) -> (Arc<dyn Store>, Option<Folder>) {
     match backend {
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("healthcode-api-{}", unique()));
             std::fs::create_dir_all(&dir).unwrap();
             let s = healthcode_store_sqlite::SqliteStore::open(&dir.join("db.sqlite")).await.unwrap();
-            (Arc::new(s), Some(dir))
+            (Arc::new(s), Some(Folder(dir)))
         }
         Backend::Postgres => {
             let url = healthcode_store_postgres::testing::fresh_database().await;
@@ -82,7 +94,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// As [`spawn_app`], with settings changed by `adjust` first.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let (store, data_dir) = fresh_store(backend).await;
+    let (store, data_folder) = fresh_store(backend).await;
     let keys_dir = std::env::temp_dir().join(format!("healthcode-api-keys-{}", unique()));
     let region = healthcode_core::RegionCode::parse("420100").unwrap();
     let start: chrono::DateTime<chrono::Utc> = "2027-01-15T02:00:00Z".parse().unwrap();
@@ -125,10 +137,11 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         clock,
         otp,
         admin_token,
-        data_dir,
+        data_dir: data_folder.as_ref().map(|f| f.0.clone()),
         keys,
         store,
         shutdown: Mutex::new(Some((tx, handle))),
+        _folders: [data_folder, Some(Folder(keys_dir))],
     }
 }
 
