@@ -46,33 +46,23 @@ pub async fn drop_expired_decision_records(app: &AppState) -> StoreResult<u64> {
 pub fn spawn_retention(app: AppState, every: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         loop {
-            match drop_expired_visits(&app).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    visits = n,
-                    days = app.settings.visit_retention_days,
-                    "retention: old visits deleted"
-                ),
-                Err(e) => tracing::error!(error = %e, "retention: deleting old visits failed"),
-            }
-            match drop_expired_decision_records(&app).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(records = n, "retention: superseded decision records deleted"),
-                Err(e) => tracing::error!(error = %e, "retention: deleting old decision records failed"),
-            }
-            match drop_expired_declarations(&app).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    declarations = n,
-                    days = app.settings.declaration_retention_days,
-                    "retention: old declarations deleted"
-                ),
-                Err(e) => tracing::error!(error = %e, "retention: deleting old declarations failed"),
-            }
+            let s = &app.settings;
+            logged("visits", s.visit_retention_days, drop_expired_visits(&app).await);
+            logged("superseded decision records", s.visit_retention_days, drop_expired_decision_records(&app).await);
+            logged("declarations", s.declaration_retention_days, drop_expired_declarations(&app).await);
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
             }
         }
     });
+}
+
+/// One log line for a retention step that deleted something, or that failed.
+fn logged(what: &'static str, days: u32, result: StoreResult<u64>) {
+    match result {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, what, days, "retention: rows older than their retention deleted"),
+        Err(e) => tracing::error!(error = %e, what, "retention: deleting old rows failed"),
+    }
 }

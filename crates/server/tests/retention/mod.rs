@@ -1,10 +1,25 @@
-//! Retention: visits older than the configured days are deleted by the server itself.
+//! Retention: visits and declarations older than their configured days are deleted by the
+//! server itself.
 
 use chrono::Duration;
 use healthcode_core::{SubjectId, VenueId};
 use healthcode_store::{VisitRecord, VisitSource};
 
 use crate::support::{Backend, TestApp, spawn_app_with};
+
+/// What `read` gives once it has fewer than `n` items, asking every 50 ms for up to 5 s (the
+/// retention loop runs every 50 ms in these tests); what it last gave if that never happens.
+async fn fewer_than<T, F: std::future::Future<Output = Vec<T>>>(n: usize, read: impl Fn() -> F) -> Vec<T> {
+    let mut left = read().await;
+    for _ in 0..100 {
+        if left.len() < n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        left = read().await;
+    }
+    left
+}
 
 #[tokio::test]
 async fn visits_older_than_the_retention_are_deleted_by_the_running_server() {
@@ -40,15 +55,7 @@ async fn visits_older_than_the_retention_are_deleted_by_the_running_server() {
         assert_eq!(keys(&app).await, ["import:old", "import:kept", "import:recent"]);
         // Ten days on, the first is 25 days old and goes; the others are 18 and 11 days old.
         app.clock.advance(Duration::days(10));
-        let mut left = keys(&app).await;
-        for _ in 0..100 {
-            if left.len() < 3 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            left = keys(&app).await;
-        }
-        assert_eq!(left, ["import:kept", "import:recent"]);
+        assert_eq!(fewer_than(3, || keys(&app)).await, ["import:kept", "import:recent"]);
         app.shutdown().await;
     }
 }
@@ -106,15 +113,7 @@ async fn declarations_older_than_their_retention_are_deleted_by_the_running_serv
         assert_eq!(days_ago(&app).await, [0, 30, 59]);
         // Five days on, the first is 64 days old and goes.
         app.clock.advance(Duration::days(5));
-        let mut left = days_ago(&app).await;
-        for _ in 0..100 {
-            if left.len() < 3 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            left = days_ago(&app).await;
-        }
-        assert_eq!(left, [0, 30]);
+        assert_eq!(fewer_than(3, || days_ago(&app)).await, [0, 30]);
         app.shutdown().await;
     }
 }
