@@ -152,6 +152,30 @@ where
     locked(writer, Cache::Usual, Commit::Once, work).await
 }
 
+/// As [`write_small`], but run on the calling task's own thread when the database's write
+/// lock is free at once: for work of a millisecond or two that comes hundreds of times a
+/// second (the group commit of scans), where handing it to a blocking thread and back made
+/// the scans wait (+7–10 % scans/s at 256 connections, `docs/benchmarks.md`). When another
+/// process holds the write lock (a `healthcode import` on the same file), the work goes to a
+/// blocking thread as [`write_small`] does, so the runtime's thread never waits for a lock.
+/// Once the connection is locked nothing awaits, so a dropped future cannot abandon the
+/// transaction halfway.
+pub(crate) async fn write_inline<R, W>(writer: &SqlitePool, work: W) -> StoreResult<R>
+where
+    R: Send + 'static,
+    W: FnOnce(&Db) -> StoreResult<R> + Send + 'static,
+{
+    let work = {
+        let mut conn = writer.acquire().await.map_err(crate::db_err)?;
+        let mut locked = conn.lock_handle().await.map_err(crate::db_err)?;
+        match Db(locked.as_raw_handle()).transaction_now(work) {
+            Ok(done) => return done,
+            Err(work) => work,
+        }
+    };
+    write_small(writer, work).await
+}
+
 async fn locked<R, W>(writer: &SqlitePool, cache: Cache, commit: Commit, work: W) -> StoreResult<R>
 where
     R: Send + 'static,
@@ -196,6 +220,11 @@ impl Db {
     /// Runs `work` in one write transaction: committed if it succeeds, rolled back if not.
     pub(crate) fn transaction<R>(&self, work: impl FnOnce(&Db) -> StoreResult<R>) -> StoreResult<R> {
         self.exec("BEGIN IMMEDIATE")?;
+        self.commit_or_roll_back(work)
+    }
+
+    /// Runs `work` in the transaction just begun, then commits it, or rolls it back if either fails.
+    fn commit_or_roll_back<R>(&self, work: impl FnOnce(&Db) -> StoreResult<R>) -> StoreResult<R> {
         match work(self).and_then(|r| self.exec("COMMIT").map(|()| r)) {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -203,6 +232,27 @@ impl Db {
                 let _ = self.exec("ROLLBACK");
                 Err(e)
             }
+        }
+    }
+
+    /// As [`Db::transaction`] if the write lock can be taken without waiting; `Err(work)`,
+    /// untouched, if another connection holds it.
+    pub(crate) fn transaction_now<R, W>(&self, work: W) -> Result<StoreResult<R>, W>
+    where
+        W: FnOnce(&Db) -> StoreResult<R>,
+    {
+        let wait_ms = i32::try_from(crate::BUSY_TIMEOUT.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: a valid handle; the busy handler is SQLite's own, restored right after.
+        let rc = unsafe {
+            ffi::sqlite3_busy_timeout(self.0.as_ptr(), 0);
+            let rc = ffi::sqlite3_exec(self.0.as_ptr(), c"BEGIN IMMEDIATE".as_ptr(), None, null_mut(), null_mut());
+            ffi::sqlite3_busy_timeout(self.0.as_ptr(), wait_ms);
+            rc
+        };
+        match rc {
+            ffi::SQLITE_OK => Ok(self.commit_or_roll_back(work)),
+            ffi::SQLITE_BUSY => Err(work),
+            _ => Ok(Err(self.error("begin"))),
         }
     }
 

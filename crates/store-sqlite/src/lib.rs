@@ -36,6 +36,10 @@ mod visits;
 /// page cache ([`TRACE_CACHE_KIB`]): a job reads most pages once, and the operating system's
 /// file cache is shared by all of them, so sixteen connections cost little memory.
 const TRACE_READERS: u32 = 16;
+
+/// How long a connection waits for a lock another connection holds (another process writing
+/// the same file) before its statement fails.
+pub(crate) const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(10);
 const TRACE_CACHE_KIB: i64 = -8192;
 
 /// The page cache of each reader connection (`cache_size`, negative: KiB): 128 MiB, a budget
@@ -246,7 +250,7 @@ impl SqliteStore {
             // the last transactions on a power cut; the usual trade for SQLite servers.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(StdDuration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         let writer_options = options
             .clone()
             .pragma("cache_size", CACHE_SIZE_KIB.to_string())

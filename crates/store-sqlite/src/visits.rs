@@ -150,7 +150,7 @@ impl SqliteStore {
     /// writes (the single writer's), so no recolor can come between the check and the write,
     /// and the group costs one trip to the writer thread instead of a reader's query first.
     pub(crate) async fn visits_write_checked_impl(&self, writes: Vec<CheckedWrite>) -> StoreResult<Vec<Written>> {
-        crate::bulk::write_small(&self.writer, move |db| {
+        crate::bulk::write_inline(&self.writer, move |db| {
             let red = db.prepare(RED_SINCE)?;
             // A group holds many scans of the same people (a queue at a gate): read each once.
             let mut red_since: HashMap<&str, Option<DateTime<Utc>>> = HashMap::new();

@@ -94,3 +94,43 @@ async fn commits_reach_the_database_file_without_a_writer_checkpoint() {
     assert!(found, "the commit never reached the database file");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A group commit of scans runs on the calling task's thread only when the write lock is free.
+/// While another connection (another process: `healthcode import` on the same file) holds it,
+/// the write waits on a blocking thread, the runtime's only thread meanwhile free for other
+/// work, and goes through once the lock is released.
+#[tokio::test]
+async fn a_group_commit_waits_for_another_writer_without_blocking_the_runtime() {
+    use healthcode_core::{SubjectId, VenueCategory};
+    use healthcode_store::{CheckedWrite, Store, VisitRecord, VisitSource, VisitWrite, Written};
+    use sqlx::Connection;
+    let (dir, path) = temp_db();
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let venue = healthcode_store::conformance_visits::venue(VenueCategory::Restaurant).venue_id;
+    let visit = VisitRecord {
+        visit_key: "scan:st_dev:k1".into(),
+        subject_id: SubjectId::from_random([7; 16]),
+        venue_id: venue,
+        entered_at: at(0),
+        left_at: at(3600),
+        closed: false,
+        source: VisitSource::Scan,
+    };
+    let write = CheckedWrite { write: VisitWrite { visit, closes_open: false }, unless_red_since: None };
+
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+    let writing = tokio::spawn({
+        let store = store.clone();
+        async move { store.visits_write_checked(vec![write]).await }
+    });
+    // This test's runtime has one thread: the timer fires on time only if the write is not
+    // holding that thread while it waits for the lock.
+    let started = std::time::Instant::now();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "the runtime's thread was held");
+    assert!(!writing.is_finished(), "written while another connection held the write lock");
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    assert_eq!(writing.await.unwrap().unwrap(), vec![Written::New]);
+    std::fs::remove_dir_all(&dir).ok();
+}
