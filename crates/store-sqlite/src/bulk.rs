@@ -155,7 +155,7 @@ where
 /// As [`write_small`], but run on the calling task's own thread when the database's write
 /// lock is free at once: for work of a millisecond or two that comes hundreds of times a
 /// second (the group commit of scans), where handing it to a blocking thread and back made
-/// the scans wait (+7–10 % scans/s at 256 connections, `docs/benchmarks.md`). When another
+/// the scans wait (+10–15 % scans/s at 256 connections, `docs/benchmarks.md`). When another
 /// process holds the write lock (a `healthcode import` on the same file), the work goes to a
 /// blocking thread as [`write_small`] does, so the runtime's thread never waits for a lock.
 /// Once the connection is locked nothing awaits, so a dropped future cannot abandon the

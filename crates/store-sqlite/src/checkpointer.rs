@@ -4,8 +4,8 @@
 //! and syncs the WAL and the database file before it returns, on the writer's thread: every
 //! scan of the group commit waiting behind it waits for two fsyncs, and an import's next batch
 //! waits too. Here a task runs a `PASSIVE` checkpoint on its own connection every
-//! [`INTERVAL`] while the WAL has frames not yet copied; WAL mode lets it run alongside the
-//! writer (it never takes the write lock). The writer keeps an automatic checkpoint as a
+//! [`INTERVAL`] (with nothing new in the WAL it returns at once); WAL mode lets it run
+//! alongside the writer (it never takes the write lock). The writer keeps an automatic checkpoint as a
 //! backstop ([`BACKSTOP_FRAMES`]), should this task fall behind or stop.
 //!
 //! Durability is unchanged: a commit is durable once it is in the WAL (`synchronous =

@@ -36,11 +36,11 @@ mod visits;
 /// page cache ([`TRACE_CACHE_KIB`]): a job reads most pages once, and the operating system's
 /// file cache is shared by all of them, so sixteen connections cost little memory.
 const TRACE_READERS: u32 = 16;
+const TRACE_CACHE_KIB: i64 = -8192;
 
 /// How long a connection waits for a lock another connection holds (another process writing
 /// the same file) before its statement fails.
 pub(crate) const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(10);
-const TRACE_CACHE_KIB: i64 = -8192;
 
 /// The page cache of each reader connection (`cache_size`, negative: KiB): 128 MiB, a budget
 /// rather than an allocation.
