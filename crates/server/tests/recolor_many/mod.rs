@@ -14,10 +14,10 @@ use healthcode_vault::Vault;
 
 use crate::support::{Backend, Folder, id_number};
 
-async fn app(backend: Backend) -> (AppState, Arc<dyn Store>, DateTime<Utc>, Option<Folder>) {
+async fn app(backend: Backend) -> (AppState, Arc<dyn Store>, DateTime<Utc>, [Option<Folder>; 2]) {
     let (store, folder) = crate::support::fresh_store(backend).await;
     let now: DateTime<Utc> = "2027-01-15T02:00:00Z".parse().unwrap();
-    let keys_dir = std::env::temp_dir().join(format!("healthcode-recolor-many-keys-{}", std::process::id()));
+    let keys_dir = std::env::temp_dir().join(format!("healthcode-recolor-many-keys-{}", crate::support::unique()));
     let region = RegionCode::parse("420100").unwrap();
     let keys = healthcode_token::Keyring::generate(&keys_dir, healthcode_token::Alg::EdDSA, region, "t", now).unwrap();
     let vault = Vault::new(vec![("t1".into(), [3; 32])], [4; 32]).unwrap();
@@ -29,11 +29,11 @@ async fn app(backend: Backend) -> (AppState, Arc<dyn Store>, DateTime<Utc>, Opti
         Arc::new(healthcode_server::otp_sender::DisabledSender),
         Arc::new(ManualClock::new(now)),
     );
-    (app, store, now, folder)
+    (app, store, now, [folder, Some(Folder(keys_dir))])
 }
 
 async fn both_paths_store_the_same_decisions(backend: Backend) {
-    let (app, store, now, _folder) = app(backend).await;
+    let (app, store, now, _folders) = app(backend).await;
     let hot = RegionCode::parse("420103").unwrap();
     // Twelve people: stays in the district yesterday, three weeks ago, or elsewhere; one
     // has a decision stored already.

@@ -145,9 +145,10 @@ async fn forged_expired_and_foreign_codes_are_denied_with_reasons_and_recorded()
     forged[i] = if forged[i] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).unwrap();
     let expired = token(&app, &subject, Color::Green, now - Duration::minutes(10), None);
-    let dir = std::env::temp_dir().join(format!("healthcode-foreign-{}-{}", std::process::id(), now.timestamp()));
+    let dir =
+        crate::support::Folder(std::env::temp_dir().join(format!("healthcode-foreign-{}", crate::support::unique())));
     let foreign_keys =
-        Keyring::generate(&dir, Alg::EdDSA, healthcode_core::RegionCode::parse("420100").unwrap(), "test", now)
+        Keyring::generate(&dir.0, Alg::EdDSA, healthcode_core::RegionCode::parse("420100").unwrap(), "test", now)
             .unwrap();
     let foreign = token(&app, &subject, Color::Green, now, Some(&foreign_keys));
     for (i, (t, reason)) in [

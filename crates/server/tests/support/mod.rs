@@ -56,7 +56,7 @@ pub struct TestApp {
 }
 
 /// A folder of a test's own, removed (with what is in it) when dropped.
-pub struct Folder(PathBuf);
+pub struct Folder(pub PathBuf);
 
 impl Drop for Folder {
     fn drop(&mut self) {
@@ -64,7 +64,7 @@ impl Drop for Folder {
     }
 }
 
-fn unique() -> String {
+pub fn unique() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();

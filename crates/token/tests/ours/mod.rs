@@ -48,6 +48,13 @@ pub fn fixture(alg: Alg) -> Fixture {
     Fixture { dir, ring, trust }
 }
 
+impl Drop for Fixture {
+    /// The key folder goes with the test.
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
 fn trust_of(ring: &Keyring, now: DateTime<Utc>) -> TrustList {
     let payload = ring.trust_list(now, Duration::days(365), Duration::days(7));
     let signed = SignedTrustList::sign(&payload, ring.root());
