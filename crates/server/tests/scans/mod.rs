@@ -245,6 +245,10 @@ async fn batch_and_exit(backend: Backend) {
         (Some("deny"), Some("color_not_admitted"))
     );
     assert_eq!(results[4]["error"]["code"], "venue_not_bound");
+    // The batch's one visit went in one group commit, and /metrics says so.
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.contains("healthcode_visit_group_size_count 1\n"), "{metrics}");
+    assert!(metrics.contains("healthcode_visit_group_size_sum 1.0\n"), "{metrics}");
     // The replay is harmless: the same answers, duplicates, nothing new written.
     let r = app.post("/api/v1/scans/batch", Some(&g.device), &scans).await;
     let again: Value = r.json().await.unwrap();
