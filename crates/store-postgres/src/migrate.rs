@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "review_queue", include_str!("../migrations/0010_review_queue.sql")),
     (11, "visits_by_venue", include_str!("../migrations/0011_visits_by_venue.sql")),
     (12, "declarations_by_day", include_str!("../migrations/0012_declarations_by_day.sql")),
+    (13, "visits_unique_per_venue", include_str!("../migrations/0013_visits_unique_per_venue.sql")),
 ];
 
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -17,9 +17,10 @@ use crate::{PostgresStore, db_err};
 const VISIT_COLUMNS: &str = "visit_key, subject_id, venue_id, entered_at, left_at, closed, source";
 
 /// Closes the latest open visit of a person at a venue that began in the day before `$3`.
-/// The bounds on `entered_at` also let PostgreSQL look at two partitions only.
-const CLOSE_OPEN: &str = "UPDATE visits SET left_at = $3, closed = TRUE WHERE (visit_key, entered_at) = \
-     (SELECT visit_key, entered_at FROM visits WHERE subject_id = $1 AND venue_id = $2 AND NOT closed \
+/// The bounds on `entered_at` also let PostgreSQL look at two partitions only. Keyed by the
+/// unique `(venue_id, visit_key, entered_at)` (migration 0013), as on SQLite.
+const CLOSE_OPEN: &str = "UPDATE visits SET left_at = $3, closed = TRUE WHERE (venue_id, visit_key, entered_at) = \
+     (SELECT venue_id, visit_key, entered_at FROM visits WHERE subject_id = $1 AND venue_id = $2 AND NOT closed \
       AND entered_at <= $3 AND entered_at > $4 ORDER BY entered_at DESC LIMIT 1)";
 
 fn venue_id(s: &str) -> StoreResult<VenueId> {
@@ -131,8 +132,8 @@ impl PostgresStore {
         let mut inserted = std::collections::HashSet::new();
         for chunk in writes.chunks(codec::INSERT_CHUNK) {
             let sql = format!(
-                "INSERT INTO visits ({VISIT_COLUMNS}) VALUES {} ON CONFLICT (visit_key, entered_at) DO NOTHING \
-                 RETURNING visit_key, entered_at",
+                "INSERT INTO visits ({VISIT_COLUMNS}) VALUES {} ON CONFLICT (venue_id, visit_key, entered_at) \
+                 DO NOTHING RETURNING venue_id, visit_key, entered_at",
                 codec::placeholders(chunk.len(), 7, true)
             );
             let mut q = sqlx::query(&sql);
@@ -148,16 +149,17 @@ impl PostgresStore {
                     .bind(v.source.as_str());
             }
             for r in q.fetch_all(&mut *tx).await.map_err(db_err)? {
-                let key: String = r.try_get(0).map_err(db_err)?;
-                let at: DateTime<Utc> = r.try_get(1).map_err(db_err)?;
-                inserted.insert((key, at));
+                let venue: String = r.try_get(0).map_err(db_err)?;
+                let key: String = r.try_get(1).map_err(db_err)?;
+                let at: DateTime<Utc> = r.try_get(2).map_err(db_err)?;
+                inserted.insert((venue, key, at));
             }
         }
-        // A pair repeated within `writes` is new only where it first appears.
+        // A visit repeated within `writes` is new only where it first appears.
         let mut new = Vec::with_capacity(writes.len());
         for w in writes {
             let v = &w.visit;
-            let is_new = inserted.remove(&(v.visit_key.clone(), v.entered_at));
+            let is_new = inserted.remove(&(v.venue_id.to_string(), v.visit_key.clone(), v.entered_at));
             if is_new && w.closes_open {
                 sqlx::query(CLOSE_OPEN)
                     .bind(v.subject_id.as_str())

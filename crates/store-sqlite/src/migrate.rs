@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (12, "decision_records", include_str!("../migrations/0012_decision_records.sql")),
     (13, "stays_by_record", include_str!("../migrations/0013_stays_by_record.sql")),
     (14, "declarations_by_day", include_str!("../migrations/0014_declarations_by_day.sql")),
+    (15, "visits_unique_per_venue", include_str!("../migrations/0015_visits_unique_per_venue.sql")),
 ];
 
 pub async fn run(pool: &SqlitePool) -> StoreResult<()> {

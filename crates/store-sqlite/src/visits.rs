@@ -19,9 +19,10 @@ use crate::{SqliteStore, db_err, micros, time};
 const VISIT_COLUMNS: &str = "visit_key, subject_id, venue_id, entered_at, left_at, closed, source";
 
 /// Closes the latest open visit of a person at a venue that began in the day before `?3`.
-/// Keyed by `(visit_key, entered_at)`, the unique pair, as on PostgreSQL.
-const CLOSE_OPEN: &str = "UPDATE visits SET left_at = ?3, closed = 1 WHERE (visit_key, entered_at) = \
-     (SELECT visit_key, entered_at FROM visits WHERE subject_id = ?1 AND venue_id = ?2 AND closed = 0 \
+/// Keyed by the table's primary key `(venue_id, entered_at, visit_key)`, which is also what
+/// makes a visit unique (migration 0015), as on PostgreSQL.
+const CLOSE_OPEN: &str = "UPDATE visits SET left_at = ?3, closed = 1 WHERE (venue_id, entered_at, visit_key) = \
+     (SELECT venue_id, entered_at, visit_key FROM visits WHERE subject_id = ?1 AND venue_id = ?2 AND closed = 0 \
       AND entered_at <= ?3 AND entered_at > ?4 ORDER BY entered_at DESC LIMIT 1)";
 
 /// Since when a person's stored decision has had the color `?2` (no row: another color, or no
@@ -46,7 +47,7 @@ fn visit_values(v: &VisitRecord) -> [Value<'_>; 7] {
 fn insert_visits<'a>(db: &Db, writes: impl IntoIterator<Item = &'a VisitWrite>) -> StoreResult<Vec<bool>> {
     let insert = db.prepare(&format!(
         "INSERT INTO visits ({VISIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-             ON CONFLICT (visit_key, entered_at) DO NOTHING"
+             ON CONFLICT (venue_id, entered_at, visit_key) DO NOTHING"
     ))?;
     let close = db.prepare(CLOSE_OPEN)?;
     let mut new = Vec::new();
@@ -178,11 +179,11 @@ impl SqliteStore {
 
     /// Loads visits into an **empty** visits table, fast: `batches` come in the table's order
     /// (venue, then entry, then key; each batch after the one before), each written in one
-    /// transaction on one prepared statement while the two indexes are dropped; then each
-    /// index is built in one sort. For benchmarks and restores with no server running (readers
-    /// meanwhile see visits without their indexes). Rows out of order are still stored, only
-    /// slower. On any error (a duplicate `(visit_key, entered_at)` fails the key index) the
-    /// table is emptied and its indexes rebuilt: nothing is half loaded. Returns the rows stored.
+    /// transaction on one prepared statement while the person index is dropped; then it is
+    /// built in one sort. For benchmarks and restores with no server running (readers
+    /// meanwhile see visits without it). Rows out of order are still stored, only slower; a
+    /// visit repeated (venue, entry and key) is stored once. On any error the table is emptied
+    /// and its indexes rebuilt: nothing is half loaded. Returns the rows stored.
     pub async fn visits_load<I>(&self, batches: I) -> StoreResult<u64>
     where
         I: IntoIterator<Item = Vec<VisitRecord>> + Send + 'static,

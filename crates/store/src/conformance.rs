@@ -44,7 +44,7 @@ macro_rules! store_conformance_tests {
             decisions_keep_the_last_record_and_a_history_of_changes,
             trips_and_vaccinations_import_once_by_id_number,
             venues_are_stored_and_found,
-            visits_write_once_per_key_and_report_which_were_new,
+            visits_write_once_per_venue_and_key_and_report_which_were_new,
             checked_visits_are_not_written_for_people_who_turned_red,
             visits_are_found_by_overlap_at_a_venue_and_for_a_person,
             an_exit_closes_the_latest_open_visit_once,

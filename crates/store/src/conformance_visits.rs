@@ -56,7 +56,7 @@ pub async fn venues_are_stored_and_found(store: &dyn Store) {
     assert_eq!(store.venue_get(&VenueId::parse("v_nowhere").unwrap()).await.unwrap(), None);
 }
 
-pub async fn visits_write_once_per_key_and_report_which_were_new(store: &dyn Store) {
+pub async fn visits_write_once_per_venue_and_key_and_report_which_were_new(store: &dyn Store) {
     let v = venue(VenueCategory::Restaurant).venue_id;
     let (a, b) = (fresh_subject(), fresh_subject());
     let first = visit("scan:d1:k1", &a, &v, at(100), Duration::minutes(90));
@@ -72,6 +72,13 @@ pub async fn visits_write_once_per_key_and_report_which_were_new(store: &dyn Sto
     assert_eq!(mine.len(), 2);
     assert_eq!(mine[0], first, "stored exactly, the replay did not change it");
     assert_eq!(store.visits_at_venue(&v, at(0), at(100_000)).await.unwrap().len(), 3);
+    // A visit is unique by venue, key and entry: the same key and time at another venue (a
+    // source giving one record id two venues) is another visit, kept with its own venue.
+    let elsewhere = venue(VenueCategory::Restaurant).venue_id;
+    let moved = VisitRecord { venue_id: elsewhere.clone(), ..first.clone() };
+    assert_eq!(store.visits_write(&[write(&moved), write(&moved)]).await.unwrap(), vec![true, false]);
+    assert_eq!(store.visits_at_venue(&elsewhere, at(0), at(100_000)).await.unwrap(), vec![moved]);
+    assert_eq!(store.visits_for_subject(&a, at(0), at(100_000)).await.unwrap().len(), 3);
 }
 
 pub async fn checked_visits_are_not_written_for_people_who_turned_red(store: &dyn Store) {

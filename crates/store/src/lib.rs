@@ -493,7 +493,7 @@ pub trait Store: Send + Sync + 'static {
     // --- venues and visits (R6); record types in `visit.rs`, behaviours in `conformance_visits.rs` ---
     async fn venue_insert(&self, venue: &VenueRecord) -> StoreResult<()>;
     async fn venue_get(&self, venue_id: &VenueId) -> StoreResult<Option<VenueRecord>>;
-    /// Writes visits in one transaction (the group commit of scans); a `(visit_key,
+    /// Writes visits in one transaction (the group commit of scans); a `(venue_id, visit_key,
     /// entered_at)` already stored, or repeated earlier in `writes`, is left as it is. Returns,
     /// in order, whether each write was new. New exits close the open visit they end.
     async fn visits_write(&self, writes: &[VisitWrite]) -> StoreResult<Vec<bool>>;

@@ -53,7 +53,9 @@ impl VisitSource {
 pub struct VisitRecord {
     /// What makes a write idempotent: `scan:<device id>:<idempotency key>`,
     /// `checkin:<subject id>:<venue id>:<at micros>`, `import:<record id>`. Unique together
-    /// with `entered_at` (PostgreSQL partitions by `entered_at`, so both backends use the pair).
+    /// with `venue_id` and `entered_at` (PostgreSQL partitions by `entered_at`; SQLite's table
+    /// is clustered by venue and entry): a replay names the same venue, since a device is
+    /// bound to one.
     pub visit_key: String,
     pub subject_id: SubjectId,
     pub venue_id: VenueId,

@@ -2,7 +2,7 @@
 //! person, trips by vehicle and by person, household links.
 //!
 //! Filled by the caller in batches (several store queries may return the same visit; it is
-//! kept once, by its key and entry). Each `add_*` keeps the indexes sorted.
+//! kept once, by its venue, key and entry). Each `add_*` keeps the indexes sorted.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,8 +14,8 @@ use crate::rules::Carrier;
 /// A person's presence at a venue from `entered_at` to `left_at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Visit {
-    /// The store's key of the visit: with `entered_at`, what identifies it (the same visit
-    /// returned by two queries is kept once).
+    /// The store's key of the visit: with `venue_id` and `entered_at`, what identifies it
+    /// (the same visit returned by two queries is kept once).
     pub key: String,
     pub subject: SubjectId,
     pub venue_id: String,
@@ -54,7 +54,7 @@ pub(crate) fn vehicle(s: &Seat) -> Vehicle {
 
 #[derive(Debug, Default)]
 pub(crate) struct VenueVisits {
-    /// Sorted by `entered_at` (then key), each visit once.
+    /// Sorted by `entered_at` (then key, then venue), each visit once.
     pub visits: Vec<Visit>,
     /// The longest visit here: how far back from a window's start the sweep must look.
     pub longest: TimeDelta,
@@ -69,11 +69,14 @@ pub(crate) struct SubjectVisits {
     unsorted: bool,
 }
 
-/// Sorts by entry then key and drops repeats: the same visit (key and entry) from two batches
-/// sits next to itself once sorted, so no set of keys is needed to keep it once.
+/// Sorts by entry, key and venue and drops repeats: the same visit (venue, key and entry, the
+/// stores' unique key) from two batches sits next to itself once sorted, so no set of keys is
+/// needed to keep it once.
 fn sort_dedup(visits: &mut Vec<Visit>) {
-    visits.sort_by(|a, b| a.entered_at.cmp(&b.entered_at).then_with(|| a.key.cmp(&b.key)));
-    visits.dedup_by(|a, b| a.entered_at == b.entered_at && a.key == b.key);
+    visits.sort_by(|a, b| {
+        a.entered_at.cmp(&b.entered_at).then_with(|| a.key.cmp(&b.key)).then_with(|| a.venue_id.cmp(&b.venue_id))
+    });
+    visits.dedup_by(|a, b| a.entered_at == b.entered_at && a.key == b.key && a.venue_id == b.venue_id);
 }
 
 /// Everything one tracing job looks at.
@@ -95,7 +98,7 @@ impl TraceData {
     }
 
     /// Adds visits of the people traced: indexed by person (their own visits, swept against
-    /// others') and by venue. One already added (same key and entry) is kept once.
+    /// others') and by venue. One already added (same venue, key and entry) is kept once.
     pub fn add_visits(&mut self, visits: impl IntoIterator<Item = Visit>) {
         self.add(visits, true);
     }

@@ -64,8 +64,9 @@ async fn migration_0011_keeps_the_visits_of_an_older_database() {
         .await
         .unwrap();
     assert_eq!(traced.iter().map(|v| v.visit_key.as_str()).collect::<Vec<_>>(), ["k1"]);
-    // The carried rows still decide duplicates: the same key and entry is not stored twice.
-    let outcome = store.visits_insert(&[visit("k2", 9, "v_c", 200, 300)]).await.unwrap();
+    // The carried rows still decide duplicates: the same venue, key and entry is not stored
+    // twice (migration 0015: the table's primary key does it).
+    let outcome = store.visits_insert(&[visit("k2", 9, "v_a", 200, 300)]).await.unwrap();
     assert_eq!(outcome.accepted, 0);
     drop(store);
     std::fs::remove_dir_all(&dir).ok();
@@ -78,24 +79,26 @@ async fn the_bulk_loader_fills_an_empty_table_with_its_indexes_or_nothing() {
     let batches =
         vec![vec![visit("a", 1, "v_a", 0, 600), visit("b", 2, "v_a", 300, 900)], vec![visit("c", 1, "v_b", 700, 800)]];
     assert_eq!(store.visits_load(batches).await.unwrap(), 3);
-    // Read back through both indexes: by person (covering index) and by key (duplicates).
+    // Read back through the person index (covering) and the primary key (duplicates).
     let of_1 =
         store.trace_visits_of(&[SubjectWindow { subject_id: subject(1), from: at(0), to: at(1000) }]).await.unwrap();
     let mut keys: Vec<_> = of_1.iter().map(|v| v.visit_key.as_str()).collect();
     keys.sort();
     assert_eq!(keys, ["a", "c"]);
-    assert_eq!(store.visits_insert(&[visit("b", 2, "v_z", 300, 400)]).await.unwrap().accepted, 0);
+    assert_eq!(store.visits_insert(&[visit("b", 2, "v_a", 300, 400)]).await.unwrap().accepted, 0);
     // Not into a table that holds visits.
     assert!(store.visits_load(vec![vec![visit("d", 3, "v_a", 0, 60)]]).await.is_err());
     drop(store);
 
-    // A duplicate key fails the key index: nothing stays, and the table works as before.
+    // A visit repeated in the load (venue, key and entry) is stored once; the same key at
+    // another venue is another visit. Duplicates are then decided as for any write.
     let (dir2, path2) = temp_db();
     let store = SqliteStore::open(&path2).await.unwrap();
-    let batches = vec![vec![visit("a", 1, "v_a", 0, 600), visit("a", 2, "v_b", 0, 60)]];
-    assert!(store.visits_load(batches).await.is_err());
-    assert!(store.visits_at_venue(&VenueId::parse("v_a").unwrap(), at(0), at(1000)).await.unwrap().is_empty());
-    assert_eq!(store.visits_insert(&[visit("a", 1, "v_a", 0, 600)]).await.unwrap().accepted, 1);
+    let batches =
+        vec![vec![visit("a", 1, "v_a", 0, 600), visit("a", 1, "v_a", 0, 600)], vec![visit("a", 2, "v_b", 0, 60)]];
+    assert_eq!(store.visits_load(batches).await.unwrap(), 2);
+    assert_eq!(store.visits_at_venue(&VenueId::parse("v_a").unwrap(), at(0), at(1000)).await.unwrap().len(), 1);
+    assert_eq!(store.visits_insert(&[visit("a", 1, "v_a", 0, 600)]).await.unwrap().accepted, 0);
     assert_eq!(store.visits_insert(&[visit("a", 2, "v_b", 0, 60)]).await.unwrap().accepted, 0);
     drop(store);
     std::fs::remove_dir_all(&dir).ok();

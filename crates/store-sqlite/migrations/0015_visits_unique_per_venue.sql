@@ -1,0 +1,13 @@
+-- A visit is unique by its venue, key and entry time: the table's own primary key
+-- (venue_id, entered_at, visit_key), so the separate unique index on (visit_key, entered_at)
+-- goes (issue 5: scans per second; docs/benchmarks.md).
+--
+-- That index was a third B-tree written by every scan, as large as the person index, and its
+-- entries sorted by the device's idempotency key landed on scattered pages. Without it a scan
+-- writes two B-trees: the table (its venue's latest page) and the person index.
+--
+-- What counts as a duplicate is the same for every replay: a scan's key names its device,
+-- which is bound to one venue (a scan for another venue is refused before it is stored); a
+-- check-in's key names its venue. Only a source that gives one record id two venues now keeps
+-- both visits, where it kept the first. PostgreSQL's unique key changes alike (its 0013).
+DROP INDEX visits_key;
