@@ -32,7 +32,11 @@ pub struct ColorEvent {
 /// Re-evaluates one person and stores the decision; returns the change, if the color changed.
 pub async fn recolor(app: &AppState, subject: &SubjectId) -> ApiResult<Option<ColorChange>> {
     let Some(person) = app.store.person_get(subject).await? else { return Ok(None) };
-    let decision = crate::risk::decide(app, &person).await?;
+    let rules = app.rules.current_kept(app.store.as_ref(), app.clock.now()).await?;
+    let facts = crate::risk::facts_for(app, &person).await?;
+    let regions = crate::risk::region_risk(app).await?;
+    // Stored without texts; `rules_in_force::explain` gives them back.
+    let decision = rules.evaluate_unexplained(&facts, &regions, app.clock.now());
     let previous = app.store.decision_get(subject).await?.map(|p| (p.color, p.since));
     let record = decision_record(subject, &decision, previous);
     let change = app.store.decision_save(&record).await?;
@@ -206,6 +210,8 @@ pub struct Recolored {
 /// every core, the decisions saved in one transaction. The result is what [`recolor`] gives
 /// each of them (same facts mapping, same rules, same stored record).
 pub async fn recolor_many(app: &AppState, subjects: Vec<SubjectId>) -> ApiResult<Recolored> {
+    // One rule set for the whole recoloring, kept before any decision names it.
+    let rules = app.rules.current_kept(app.store.as_ref(), app.clock.now()).await?;
     let regions = std::sync::Arc::new(crate::risk::region_risk(app).await?);
     let since = crate::risk::look_back_from(app);
     let mut done = Recolored { people: subjects.len(), ..Recolored::default() };
@@ -221,7 +227,7 @@ pub async fn recolor_many(app: &AppState, subjects: Vec<SubjectId>) -> ApiResult
         done.reading += read;
         let previous: HashMap<SubjectId, (Color, DateTime<Utc>)> =
             colors.into_iter().map(|c| (c.subject_id, (c.color, c.since))).collect();
-        let decisions = evaluate_many(app, persons, records, &previous, &regions).await?;
+        let decisions = evaluate_many(app, &rules, persons, records, &previous, &regions).await?;
         done.evaluating += start.elapsed() - read;
         tracing::debug!(
             people = decisions.len(),
@@ -260,9 +266,11 @@ fn joined<T>(r: Result<ApiResult<T>, tokio::task::JoinError>) -> ApiResult<T> {
     })?
 }
 
-/// Evaluates the rules for many people on every core (evaluation is pure), at the clock's now.
+/// Evaluates the rules for many people on every core (evaluation is pure), at the clock's now,
+/// into decisions as stored (without texts, as [`recolor`] stores them).
 async fn evaluate_many(
     app: &AppState,
+    rules: &std::sync::Arc<healthcode_core::rules::RuleSet>,
     persons: Vec<PersonKeys>,
     records: Vec<FactRecords>,
     previous: &HashMap<SubjectId, (Color, DateTime<Utc>)>,
@@ -288,7 +296,7 @@ async fn evaluate_many(
         .into_iter()
         .map(|(persons, records, previous)| {
             let app = app.clone();
-            let regions = regions.clone();
+            let (rules, regions) = (rules.clone(), regions.clone());
             tokio::task::spawn_blocking(move || {
                 persons
                     .iter()
@@ -296,7 +304,7 @@ async fn evaluate_many(
                     .zip(previous)
                     .map(|((person, records), previous)| {
                         let facts = crate::risk::facts_from(&app, person, records)?;
-                        let decision = app.rules.evaluate(&facts, &regions, now);
+                        let decision = rules.evaluate_unexplained(&facts, &regions, now);
                         Ok(decision_record(&person.subject_id, &decision, previous))
                     })
                     .collect::<ApiResult<Vec<_>>>()

@@ -7,28 +7,47 @@
 //! re-evaluates them (and records any color change) while codes, which evaluate live, follow
 //! the new rules at once.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
 use healthcode_core::rules::{Decision, Facts, PublishedRuleSet, RegionRisk, RuleError, RuleSet, Verdict};
+use healthcode_store::{DecisionRecord, Store, StoreResult};
 
 use crate::state::AppState;
 
-pub struct RulesInForce(RwLock<Arc<RuleSet>>);
+pub struct RulesInForce {
+    rules: RwLock<Arc<RuleSet>>,
+    /// Versions this process has kept in the store (`Store::rule_set_keep`).
+    kept: Mutex<HashSet<String>>,
+}
 
 impl RulesInForce {
     pub fn new(rules: Arc<RuleSet>) -> Self {
-        Self(RwLock::new(rules))
+        Self { rules: RwLock::new(rules), kept: Mutex::new(HashSet::new()) }
     }
 
     /// The rule set now. Hold on to it when several answers must come from one version.
     pub fn current(&self) -> Arc<RuleSet> {
         // A poisoned lock still holds a whole Arc: a panic elsewhere cannot tear it.
-        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The rule set now, kept in the store first (once per version and process): decisions
+    /// are stored without their texts, which the rule set of their version renders again
+    /// ([`explain`]), so a version is kept before any decision names it.
+    pub async fn current_kept(&self, store: &dyn Store, now: DateTime<Utc>) -> StoreResult<Arc<RuleSet>> {
+        let rules = self.current();
+        let version = rules.version();
+        if !self.kept.lock().unwrap_or_else(|p| p.into_inner()).contains(&version) {
+            store.rule_set_keep(&version, rules.source(), now).await?;
+            self.kept.lock().unwrap_or_else(|p| p.into_inner()).insert(version);
+        }
+        Ok(rules)
     }
 
     fn replace(&self, rules: Arc<RuleSet>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = rules;
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = rules;
     }
 
     pub fn evaluate(&self, facts: &Facts, regions: &RegionRisk, now: DateTime<Utc>) -> Decision {
@@ -78,4 +97,31 @@ pub async fn reload(app: &AppState, text: &str) -> Result<Reloaded, Vec<RuleErro
     };
     tracing::info!(previous = previous_version, version, decisions_due, "rule set reloaded");
     Ok(Reloaded { previous_version, version, decisions_due })
+}
+
+/// A stored decision with its texts, as the rules of its version gave it (the store keeps it
+/// without them, `RuleSet::evaluate_unexplained`): exactly what `RuleSet::evaluate` gave
+/// then, whichever rules are in force now. An error when the record does not parse or its
+/// rule set was never kept (a corrupt or foreign database).
+pub async fn explain(app: &AppState, stored: &DecisionRecord) -> StoreResult<Decision> {
+    use healthcode_store::StoreError;
+    let mut decision: Decision = serde_json::from_str(stored.record.as_str())
+        .map_err(|e| StoreError::Corrupt(format!("decision record of {}: {e}", stored.subject_id)))?;
+    let now = app.rules.current();
+    let rules = if now.version() == decision.rule_set_version {
+        now
+    } else {
+        let version = &decision.rule_set_version;
+        let text = app
+            .store
+            .rule_set_get(version)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("rule set {version} was not kept")))?;
+        Arc::new(
+            RuleSet::parse(&text)
+                .map_err(|_| StoreError::Corrupt(format!("kept rule set {version} does not parse")))?,
+        )
+    };
+    rules.explain(&mut decision).map_err(StoreError::Corrupt)?;
+    Ok(decision)
 }

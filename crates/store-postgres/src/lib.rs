@@ -999,6 +999,27 @@ impl Store for PostgresStore {
         rows.iter().map(|r| codec::subject(&r.try_get::<String, _>(0).map_err(db_err)?)).collect()
     }
 
+    async fn rule_set_keep(&self, version: &str, source: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO rule_sets (version, source, kept_at) VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(version)
+        .bind(source)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn rule_set_get(&self, version: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT source FROM rule_sets WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn color_history(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<ColorChange>> {
         let rows = sqlx::query(
             "SELECT at, from_color, to_color, rule_set_version FROM color_changes WHERE subject_id = $1 \

@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "visits_by_venue", include_str!("../migrations/0011_visits_by_venue.sql")),
     (12, "declarations_by_day", include_str!("../migrations/0012_declarations_by_day.sql")),
     (13, "visits_unique_per_venue", include_str!("../migrations/0013_visits_unique_per_venue.sql")),
+    (14, "rule_sets", include_str!("../migrations/0014_rule_sets.sql")),
 ];
 
 pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -891,6 +891,27 @@ impl Store for SqliteStore {
         self.decision_get_impl(subject_id).await
     }
 
+    async fn rule_set_keep(&self, version: &str, source: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO rule_sets (version, source, kept_at) VALUES (?, ?, ?) ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(version)
+        .bind(source)
+        .bind(micros(at))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn rule_set_get(&self, version: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT source FROM rule_sets WHERE version = ?")
+            .bind(version)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)
+    }
+
     async fn decisions_due(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<SubjectId>> {
         self.decisions_due_impl(now, limit).await
     }

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (13, "stays_by_record", include_str!("../migrations/0013_stays_by_record.sql")),
     (14, "declarations_by_day", include_str!("../migrations/0014_declarations_by_day.sql")),
     (15, "visits_unique_per_venue", include_str!("../migrations/0015_visits_unique_per_venue.sql")),
+    (16, "rule_sets", include_str!("../migrations/0016_rule_sets.sql")),
 ];
 
 pub async fn run(pool: &SqlitePool) -> StoreResult<()> {

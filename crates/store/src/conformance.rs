@@ -42,6 +42,7 @@ macro_rules! store_conformance_tests {
             region_risk_periods_import_once,
             lab_tests_and_case_statuses_import_once_by_id_number,
             decisions_keep_the_last_record_and_a_history_of_changes,
+            rule_sets_are_kept_once_by_version,
             trips_and_vaccinations_import_once_by_id_number,
             venues_are_stored_and_found,
             visits_write_once_per_venue_and_key_and_report_which_were_new,
@@ -630,6 +631,18 @@ pub async fn decisions_keep_the_last_record_and_a_history_of_changes(store: &dyn
     assert_eq!(store.decision_get(&p.subject_id).await.unwrap(), Some(red), "the last decision outlives retention");
     assert_eq!(store.decision_records_drop_before(at(10_000)).await.unwrap(), 0, "nothing left to delete");
     assert_eq!(store.color_history(&p.subject_id, 10).await.unwrap(), history, "the history of changes stays");
+}
+
+pub async fn rule_sets_are_kept_once_by_version(store: &dyn Store) {
+    let (v1, v2) = ("a1".repeat(32), "b2".repeat(32));
+    assert_eq!(store.rule_set_get(&v1).await.unwrap(), None);
+    store.rule_set_keep(&v1, "# rules one\n[[rule]]\nid = \"红\"\n", at(10)).await.unwrap();
+    store.rule_set_keep(&v2, "# rules two\n", at(20)).await.unwrap();
+    // Kept again (every server start, every save): nothing changes, no error.
+    store.rule_set_keep(&v1, "# rules one\n[[rule]]\nid = \"红\"\n", at(30)).await.unwrap();
+    assert_eq!(store.rule_set_get(&v1).await.unwrap().as_deref(), Some("# rules one\n[[rule]]\nid = \"红\"\n"));
+    assert_eq!(store.rule_set_get(&v2).await.unwrap().as_deref(), Some("# rules two\n"));
+    assert_eq!(store.rule_set_get("c3").await.unwrap(), None);
 }
 
 pub async fn trips_and_vaccinations_import_once_by_id_number(store: &dyn Store) {

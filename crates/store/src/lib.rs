@@ -477,6 +477,13 @@ pub trait Store: Send + Sync + 'static {
     /// person's last decision stays, whatever its age); returns how many went. A backend that
     /// keeps only the last record has none to delete.
     async fn decision_records_drop_before(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// Keeps a rule set's text under its version (the SHA-256 of the text), once: a stored
+    /// decision keeps its rule ids, evidence and version but not its texts, which are rendered
+    /// again from the rule set of that version (DESIGN §6). Keeping a version already kept
+    /// changes nothing.
+    async fn rule_set_keep(&self, version: &str, source: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// The text of a kept rule set.
+    async fn rule_set_get(&self, version: &str) -> StoreResult<Option<String>>;
     /// Color changes of a person, newest first.
     async fn color_history(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<ColorChange>>;
     /// The registered person with this ID-number blind index.

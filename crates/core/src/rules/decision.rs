@@ -1,5 +1,6 @@
 //! What an evaluation returns: the color, the reasons with their evidence, and when to look
-//! again. Stored decisions keep exactly this record (it serialises and deserialises).
+//! again. Stored decisions keep exactly this record less its texts, which the rule set of its
+//! version renders again (`RuleSet::explain`); it serialises and deserialises.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -53,7 +54,11 @@ pub struct Reason {
     pub since: Option<DateTime<Utc>>,
     /// When it stops holding if nothing new happens; `None`: not by time alone.
     pub until: Option<DateTime<Utc>>,
+    /// Empty in a stored decision ([`super::RuleSet::evaluate_unexplained`]), and then left
+    /// out of its JSON.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text_zh: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text_en: String,
     pub evidence: Vec<Evidence>,
 }
@@ -68,7 +73,10 @@ impl Reason {
 /// What turns the person green.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToGreen {
+    /// Empty in a stored decision, as the reasons' texts are.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub zh: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub en: String,
     /// When every current reason will have expired, if nothing new happens; `None` when some
     /// reason does not expire by time (a case, an open quarantine, a missing test).

@@ -234,6 +234,19 @@ impl RuleSet {
     /// The full decision: color, reasons with texts in both languages and evidence, the
     /// rule-set version, the next review, and what turns the person green.
     pub fn evaluate(&self, facts: &Facts, regions: &RegionRisk, now: DateTime<Utc>) -> Decision {
+        let mut decision = self.evaluate_unexplained(facts, regions, now);
+        self.fill_texts(&mut decision);
+        decision
+    }
+
+    /// The decision as stored: everything [`RuleSet::evaluate`] gives except the texts (the
+    /// reasons' explanations and the hint of what turns the person green are empty). The
+    /// texts follow from the rule ids, the reasons' times and evidence, and the rule set of
+    /// the decision's version, so [`RuleSet::explain`] gives them back exactly; a stored
+    /// decision is then less than half the bytes, and a recoloring of a million people does
+    /// not render two million texts nobody reads yet (DESIGN §6: a decision stores the rule
+    /// ids, the evidence and the rule-set version).
+    pub fn evaluate_unexplained(&self, facts: &Facts, regions: &RegionRisk, now: DateTime<Utc>) -> Decision {
         let ctx = Ctx { facts, risk: regions, now: now.timestamp_millis() };
         let mut acc = Acc::default();
         let truths: Vec<Truth> = self
@@ -248,7 +261,7 @@ impl RuleSet {
         let verdict = acc.verdict();
         let final_holds = acc.final_color.is_some();
 
-        let mut reasons: Vec<(usize, Reason, Option<[String; 2]>)> = Vec::new();
+        let mut reasons: Vec<(usize, Reason)> = Vec::new();
         let mut green_at: Option<Option<i64>> = Some(None);
         for (i, (rule, t)) in self.rules.iter().zip(&truths).enumerate() {
             if !t.holds {
@@ -259,22 +272,11 @@ impl RuleSet {
             let decisive = rule.color == verdict.color
                 && (rule.is_final || !final_holds)
                 && (rule.color != Color::Green || rule.is_final);
-            let fill = |lang| Fill {
-                lang,
-                since: t.since,
-                until: t.change,
-                holds: rule.holds,
-                color: rule.color,
-                evidence: &evidence,
-            };
-            let (zh, en) = (fill(Lang::Zh), fill(Lang::En));
-            let mut hint = None;
             if rule.color != Color::Green {
                 green_at = match (green_at, t.change) {
                     (Some(a), Some(c)) => Some(Some(a.map_or(c, |a: i64| a.max(c)))),
                     _ => None,
                 };
-                hint = rule.to_green.as_ref().map(|[hz, he]| [hz.render(&zh), he.render(&en)]);
             }
             let reason = Reason {
                 rule_id: rule.id.clone(),
@@ -282,36 +284,86 @@ impl RuleSet {
                 decisive,
                 since: t.since.and_then(text::from_ms),
                 until: t.change.and_then(text::from_ms),
-                text_zh: rule.explain[0].render(&zh),
-                text_en: rule.explain[1].render(&en),
+                text_zh: String::new(),
+                text_en: String::new(),
                 evidence,
             };
-            reasons.push((i, reason, hint));
+            reasons.push((i, reason));
         }
-        reasons
-            .sort_by(|(ia, a, _), (ib, b, _)| b.decisive.cmp(&a.decisive).then(b.color.cmp(&a.color)).then(ia.cmp(ib)));
-        let mut hints: [Vec<String>; 2] = Default::default();
-        for [zh, en] in reasons.iter().filter_map(|(_, _, h)| h.clone()) {
-            for (list, text) in hints.iter_mut().zip([zh, en]) {
-                if !list.contains(&text) {
-                    list.push(text);
-                }
-            }
-        }
-        let [zh, en] = hints;
+        reasons.sort_by(|(ia, a), (ib, b)| b.decisive.cmp(&a.decisive).then(b.color.cmp(&a.color)).then(ia.cmp(ib)));
         let to_green = (verdict.color != Color::Green).then(|| ToGreen {
-            zh: zh.join("\n"),
-            en: en.join("\n"),
+            zh: String::new(),
+            en: String::new(),
             at: green_at.flatten().and_then(text::from_ms),
         });
         Decision {
             color: verdict.color,
             since: verdict.since,
             evaluated_at: now,
-            reasons: reasons.into_iter().map(|(_, r, _)| r).collect(),
+            reasons: reasons.into_iter().map(|(_, r)| r).collect(),
             rule_set_version: self.version(),
             next_review_at: verdict.next_review_at,
             to_green,
+        }
+    }
+
+    /// Fills in the texts of a decision this rule set made, stored without them
+    /// ([`RuleSet::evaluate_unexplained`]): the result equals what [`RuleSet::evaluate`] gave
+    /// then. Refused when the decision names another rule-set version (explain it with that
+    /// version's rules) or, which that check makes impossible short of a corrupt record, a
+    /// rule this set does not have.
+    pub fn explain(&self, decision: &mut Decision) -> Result<(), String> {
+        if decision.rule_set_version != self.version() {
+            return Err(format!(
+                "the decision was made by rule set {}, not {}",
+                decision.rule_set_version,
+                self.version()
+            ));
+        }
+        if let Some(r) = decision.reasons.iter().find(|r| self.rule(&r.rule_id).is_none()) {
+            return Err(format!("rule {} is not in rule set {}", r.rule_id, self.version()));
+        }
+        self.fill_texts(decision);
+        Ok(())
+    }
+
+    fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The texts of a decision's reasons and its hint to green, from the rules it names: one
+    /// piece of code for a decision just made and one read back from the store.
+    fn fill_texts(&self, decision: &mut Decision) {
+        // Hints in the reasons' order (decisive first), each once.
+        let mut hints: [Vec<String>; 2] = Default::default();
+        for reason in &mut decision.reasons {
+            let Some(rule) = self.rule(&reason.rule_id) else { continue };
+            let fill = |lang| Fill {
+                lang,
+                since: reason.since.map(|t| t.timestamp_millis()),
+                until: reason.until.map(|t| t.timestamp_millis()),
+                holds: rule.holds,
+                color: rule.color,
+                evidence: &reason.evidence,
+            };
+            let (zh, en) = (fill(Lang::Zh), fill(Lang::En));
+            if rule.color != Color::Green
+                && let Some([hz, he]) = &rule.to_green
+            {
+                for (list, text) in hints.iter_mut().zip([hz.render(&zh), he.render(&en)]) {
+                    if !list.contains(&text) {
+                        list.push(text);
+                    }
+                }
+            }
+            let (text_zh, text_en) = (rule.explain[0].render(&zh), rule.explain[1].render(&en));
+            reason.text_zh = text_zh;
+            reason.text_en = text_en;
+        }
+        if let Some(to_green) = &mut decision.to_green {
+            let [zh, en] = hints;
+            to_green.zh = zh.join("\n");
+            to_green.en = en.join("\n");
         }
     }
 }

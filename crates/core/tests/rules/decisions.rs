@@ -155,6 +155,41 @@ fn the_decision_serialises_with_stable_names_and_reads_back() {
 }
 
 #[test]
+fn a_decision_stored_without_texts_is_explained_back_exactly() {
+    // Every example of the default set (every rule, its edges, several reasons at once):
+    // the stored form, through JSON as a store keeps it, explained by the same rules, is the
+    // decision the rules give with texts.
+    let rules = default_rules();
+    let all = examples::load(DEFAULT_EXAMPLES).unwrap();
+    let (mut with_reasons, mut stored_bytes, mut live_bytes) = (0, 0, 0);
+    for e in &all {
+        let live = rules.evaluate(&e.facts, &e.regions, e.now);
+        let stored = rules.evaluate_unexplained(&e.facts, &e.regions, e.now);
+        let json = serde_json::to_string(&stored).unwrap();
+        assert!(!json.contains("text_zh") && !json.contains("\"zh\""), "{}: no texts stored: {json}", e.name);
+        let mut back: Decision = serde_json::from_str(&json).unwrap();
+        rules.explain(&mut back).unwrap();
+        assert_eq!(back, live, "{}", e.name);
+        if !live.reasons.is_empty() {
+            with_reasons += 1;
+            assert!(live.reasons.iter().all(|r| !r.text_zh.is_empty() && !r.text_en.is_empty()), "{}", e.name);
+            stored_bytes += json.len();
+            live_bytes += serde_json::to_string(&live).unwrap().len();
+        }
+    }
+    assert!(with_reasons >= 20, "{with_reasons} examples with reasons");
+    assert!(stored_bytes * 3 < live_bytes * 2, "stored {stored_bytes} bytes against {live_bytes} with texts");
+
+    // Another version's rules do not explain it: their texts could differ.
+    let e = all.iter().find(|e| e.expect == Color::Red).unwrap();
+    let mut stored = rules.evaluate_unexplained(&e.facts, &e.regions, e.now);
+    let other = parse(&format!("{DEFAULT_RULES}\n# another version\n"));
+    let refused = other.explain(&mut stored).unwrap_err();
+    assert!(refused.contains(&rules.version()), "{refused}");
+    assert!(stored.reasons.iter().all(|r| r.text_zh.is_empty()), "nothing filled in when refused");
+}
+
+#[test]
 fn the_version_is_the_hash_of_the_exact_text() {
     let rules = default_rules();
     let digest = Sha256::digest(DEFAULT_RULES.as_bytes());

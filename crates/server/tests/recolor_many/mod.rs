@@ -1,5 +1,6 @@
 //! The set-based recoloring path (`recolor_many`, taken for big touched sets) stores exactly
-//! what the one-person path stores, on both backends.
+//! what the one-person path stores, on both backends; stored decisions, kept without their
+//! texts, are explained back exactly, also after the rules change.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use healthcode_core::{Color, IdNumber, PersonName, Phone, RegionCode, RiskLevel,
 use healthcode_server::clock::ManualClock;
 use healthcode_server::identity::{NewIdentity, seal_person};
 use healthcode_server::recolor::{Touched, recolor, recolor_many, subjects_touched};
+use healthcode_server::rules_in_force::{explain, reload};
 use healthcode_server::{AppState, Settings};
 use healthcode_store::{RegionRiskRecord, StayRecord, Store};
 use healthcode_vault::Vault;
@@ -87,6 +89,7 @@ async fn both_paths_store_the_same_decisions(backend: Backend) {
     }
     assert_eq!(announced, 8, "every change is published");
 
+    let mut kept = Vec::new();
     for (i, p) in people.iter().enumerate() {
         let bulk = store.decision_get(&p.subject_id).await.unwrap();
         if i % 3 == 2 {
@@ -101,7 +104,27 @@ async fn both_paths_store_the_same_decisions(backend: Backend) {
         // The one-person path, at the same instant, finds nothing to change and stores the
         // same record.
         assert_eq!(recolor(&app, &p.subject_id).await.unwrap(), None, "person {i}");
-        assert_eq!(store.decision_get(&p.subject_id).await.unwrap(), Some(bulk), "person {i}");
+        assert_eq!(store.decision_get(&p.subject_id).await.unwrap(), Some(bulk.clone()), "person {i}");
+        // Stored without texts, explained back it is the decision the rules give with
+        // texts, naming the stay.
+        let explained = explain(&app, &bulk).await.unwrap();
+        let facts = healthcode_server::risk::facts_for(&app, p).await.unwrap();
+        let regions = healthcode_server::risk::region_risk(&app).await.unwrap();
+        assert_eq!(explained, app.rules.evaluate(&facts, &regions, now), "person {i}");
+        assert!(!bulk.record.as_str().contains("text_zh"), "person {i}: no texts stored");
+        assert!(explained.reasons.iter().all(|r| !r.text_zh.is_empty() && !r.text_en.is_empty()), "person {i}");
+        if expected == Color::Red {
+            let stay = format!("cmcc-{i}");
+            assert_eq!(explained.reasons[0].evidence[0].record_id(), Some(stay.as_str()), "person {i}");
+        }
+        kept.push((bulk, explained));
+    }
+    // After a change of rules the stored decisions are explained by the rules that made them.
+    let next = format!("{}\n# the next version\n", healthcode_core::rules::DEFAULT_RULES);
+    let reloaded = reload(&app, &next).await.unwrap();
+    assert_ne!(reloaded.version, reloaded.previous_version);
+    for (bulk, explained) in &kept {
+        assert_eq!(&explain(&app, bulk).await.unwrap(), explained);
     }
     let history = store.color_history(&people[0].subject_id, 10).await.unwrap();
     assert_eq!(history.iter().map(|c| c.to).collect::<Vec<_>>(), [Color::Red, Color::Yellow]);
