@@ -13,11 +13,39 @@ mod trace;
 
 const BIN: &str = env!("CARGO_BIN_EXE_healthcode");
 
-fn temp_dir(label: &str) -> PathBuf {
+/// A test's folder, removed when the test ends, passed or failed.
+struct Folder(PathBuf);
+
+impl std::ops::Deref for Folder {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Folder {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Folder {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn temp_dir(label: &str) -> Folder {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("healthcode-cli-{label}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Folder(dir)
 }
 
 fn key() -> String {
@@ -228,7 +256,8 @@ fn serve_explains_what_is_missing_from_its_configuration() {
 #[test]
 fn keys_are_generated_private_rotated_and_listed_without_secrets() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("keys").join("keys");
+    let folder = temp_dir("keys");
+    let dir = folder.join("keys");
     let keys = |args: &[&str]| {
         let out = Command::new(BIN).arg("keys").args(args).arg("--dir").arg(&dir).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

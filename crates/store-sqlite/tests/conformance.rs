@@ -4,11 +4,32 @@ use std::sync::Arc;
 
 use healthcode_store_sqlite::SqliteStore;
 
-async fn fresh_store() -> Arc<SqliteStore> {
-    let dir = std::env::temp_dir().join(format!("healthcode-sqlite-test-{}", std::process::id()));
+/// A store in a folder of its own, removed when the test ends (the conformance tests use it
+/// as `&*store`).
+struct TestStore {
+    store: Arc<SqliteStore>,
+    dir: std::path::PathBuf,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = SqliteStore;
+    fn deref(&self) -> &SqliteStore {
+        &self.store
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        // Open connections keep the unlinked files until the pools close; the names go now.
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+async fn fresh_store() -> TestStore {
+    let dir = std::env::temp_dir().join(format!("healthcode-sqlite-test-{}", random_name()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{}.sqlite", random_name()));
-    Arc::new(SqliteStore::open(&path).await.expect("open sqlite"))
+    let path = dir.join("db.sqlite");
+    TestStore { store: Arc::new(SqliteStore::open(&path).await.expect("open sqlite")), dir }
 }
 
 fn random_name() -> String {

@@ -90,7 +90,13 @@ proptest! {
     }
 }
 
+/// One fixture for every generated case. A static is never dropped, so its key folder goes
+/// at once: the keys are in memory, and nothing here reads the folder again.
 fn fixture_cached() -> &'static super::Fixture {
     static F: std::sync::OnceLock<super::Fixture> = std::sync::OnceLock::new();
-    F.get_or_init(|| fixture(Alg::EdDSA))
+    F.get_or_init(|| {
+        let f = fixture(Alg::EdDSA);
+        std::fs::remove_dir_all(&f.dir).ok();
+        f
+    })
 }
