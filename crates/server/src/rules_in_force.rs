@@ -101,8 +101,9 @@ pub async fn reload(app: &AppState, text: &str) -> Result<Reloaded, Vec<RuleErro
 
 /// A stored decision with its texts, as the rules of its version gave it (the store keeps it
 /// without them, `RuleSet::evaluate_unexplained`): exactly what `RuleSet::evaluate` gave
-/// then, whichever rules are in force now. An error when the record does not parse or its
-/// rule set was never kept (a corrupt or foreign database).
+/// then, whichever rules are in force now. A record stored with its texts (before rule sets
+/// were kept) is given as it is. An error when the record does not parse or, without texts,
+/// its rule set was never kept (a corrupt or foreign database).
 pub async fn explain(app: &AppState, stored: &DecisionRecord) -> StoreResult<Decision> {
     use healthcode_store::StoreError;
     let mut decision: Decision = serde_json::from_str(stored.record.as_str())
@@ -112,11 +113,14 @@ pub async fn explain(app: &AppState, stored: &DecisionRecord) -> StoreResult<Dec
         now
     } else {
         let version = &decision.rule_set_version;
-        let text = app
-            .store
-            .rule_set_get(version)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("rule set {version} was not kept")))?;
+        let Some(text) = app.store.rule_set_get(version).await? else {
+            // Decisions stored before rule sets were kept (SQLite 0016, PostgreSQL 0014)
+            // carry their texts.
+            if decision.reasons.iter().all(|r| !r.text_zh.is_empty() && !r.text_en.is_empty()) {
+                return Ok(decision);
+            }
+            return Err(StoreError::Corrupt(format!("rule set {version} was not kept")));
+        };
         Arc::new(
             RuleSet::parse(&text)
                 .map_err(|_| StoreError::Corrupt(format!("kept rule set {version} does not parse")))?,

@@ -126,6 +126,21 @@ async fn both_paths_store_the_same_decisions(backend: Backend) {
     for (bulk, explained) in &kept {
         assert_eq!(&explain(&app, bulk).await.unwrap(), explained);
     }
+    // A record stored with its texts, before rule sets were kept, is given as it is; one
+    // without texts whose rule set was never kept is refused, not shown without reasons.
+    let (bulk, explained) = &kept[0];
+    assert!(!explained.reasons.is_empty());
+    let old = healthcode_core::rules::Decision { rule_set_version: "0".repeat(64), ..explained.clone() };
+    let mut record = bulk.clone();
+    record.record = healthcode_store::DecisionJson::of(&old);
+    assert_eq!(explain(&app, &record).await.unwrap(), old);
+    let mut bare = old.clone();
+    for r in &mut bare.reasons {
+        r.text_zh.clear();
+        r.text_en.clear();
+    }
+    record.record = healthcode_store::DecisionJson::of(&bare);
+    assert!(explain(&app, &record).await.is_err());
     let history = store.color_history(&people[0].subject_id, 10).await.unwrap();
     assert_eq!(history.iter().map(|c| c.to).collect::<Vec<_>>(), [Color::Red, Color::Yellow]);
 }
