@@ -32,11 +32,9 @@ pub struct ColorEvent {
 /// Re-evaluates one person and stores the decision; returns the change, if the color changed.
 pub async fn recolor(app: &AppState, subject: &SubjectId) -> ApiResult<Option<ColorChange>> {
     let Some(person) = app.store.person_get(subject).await? else { return Ok(None) };
-    let rules = app.rules.current_kept(app.store.as_ref(), app.clock.now()).await?;
-    let facts = crate::risk::facts_for(app, &person).await?;
-    let regions = crate::risk::region_risk(app).await?;
     // Stored without texts; `rules_in_force::explain` gives them back.
-    let decision = rules.evaluate_unexplained(&facts, &regions, app.clock.now());
+    let rules = app.rules.current_kept(app.store.as_ref(), app.clock.now()).await?;
+    let decision = crate::risk::decide_unexplained(app, &person, &rules).await?;
     let previous = app.store.decision_get(subject).await?.map(|p| (p.color, p.since));
     let record = decision_record(subject, &decision, previous);
     let change = app.store.decision_save(&record).await?;

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Duration, Utc};
 use healthcode_core::rules::{
     CaseRecord, Decision, DeclarationFact, Exposure, Facts, LabTest, Override, Quarantine, RegionRisk, RiskPeriod,
-    Stay, StaySource, TestKind, Trip, Vaccination,
+    RuleSet, Stay, StaySource, TestKind, Trip, Vaccination,
 };
 use healthcode_store::{FactRecords, OverrideRecord, PersonKeys, PersonRecord};
 
@@ -178,9 +178,17 @@ fn override_fact(app: &AppState, o: OverrideRecord) -> ApiResult<Override> {
     })
 }
 
-/// The full decision for a person now.
+/// The full decision for a person now, by the rules in force (codes, status pages).
 pub async fn decide(app: &AppState, person: &PersonRecord) -> ApiResult<Decision> {
     let facts = facts_for(app, person).await?;
     let regions = region_risk(app).await?;
     Ok(app.rules.evaluate(&facts, &regions, app.clock.now()))
+}
+
+/// The decision for a person now as it is stored, without texts, by `rules` (which the
+/// caller has kept in the store: `RulesInForce::current_kept`).
+pub async fn decide_unexplained(app: &AppState, person: &PersonRecord, rules: &RuleSet) -> ApiResult<Decision> {
+    let facts = facts_for(app, person).await?;
+    let regions = region_risk(app).await?;
+    Ok(rules.evaluate_unexplained(&facts, &regions, app.clock.now()))
 }
