@@ -14,6 +14,22 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// SQLite allocates through glibc's malloc (mimalloc serves Rust only). By default glibc hands
+/// freed memory at the top of a heap back to the kernel once 128 KiB are free, so the page
+/// cache of every bulk write (up to a GiB, freed when its connection closes) and the reader
+/// caches came back as fresh pages the kernel zeroed one by one: a quarter of a recoloring's
+/// CPU time went to page faults (`docs/benchmarks.md`). Keeping up to 1 GiB freed for reuse,
+/// and serving blocks up to glibc's largest threshold from the heap rather than from `mmap`,
+/// ends that; the cost is memory held after a bulk write, at most what it used.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets malloc's tunables; called first thing, before any thread.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+    }
+}
+
 mod bench;
 mod bench_recolor;
 mod bench_tracing;
@@ -72,6 +88,7 @@ enum Command {
 }
 
 fn main() -> Result<()> {
+    keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Keys(cmd) => return keys::run(cmd),

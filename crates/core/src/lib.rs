@@ -14,6 +14,7 @@ pub mod name;
 pub mod otp;
 pub mod phone;
 pub mod region;
+pub mod rfc3339;
 pub mod role;
 pub mod rules;
 pub mod subject;

@@ -38,6 +38,15 @@ mod visits;
 const TRACE_READERS: u32 = 16;
 const TRACE_CACHE_KIB: i64 = -8192;
 
+/// Every connection reads the database file through a memory map (`mmap_size`) rather than a
+/// `pread` into its page cache per page: a recoloring reads hundreds of thousands of index
+/// pages at random, and each cost a system call and a 4 KiB copy out of the operating system's
+/// file cache (`docs/benchmarks.md`, "Recolor"). The map is address space, not memory: the
+/// pages are the file cache's, shared by every connection (they do count in the process's
+/// RSS). Writes still go through the WAL. 1 TiB: all of any file this store will meet; the
+/// build raises SQLite's own cap of 2 GiB to match (`.cargo/config.toml`).
+const MMAP_BYTES: i64 = 1 << 40;
+
 /// How long a connection waits for a lock another connection holds (another process writing
 /// the same file) before its statement fails.
 pub(crate) const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(10);
@@ -250,7 +259,8 @@ impl SqliteStore {
             // the last transactions on a power cut; the usual trade for SQLite servers.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .pragma("mmap_size", MMAP_BYTES.to_string());
         let writer_options = options
             .clone()
             .pragma("cache_size", CACHE_SIZE_KIB.to_string())
@@ -265,7 +275,15 @@ impl SqliteStore {
             .map_err(db_err)?;
         let tracer = SqlitePoolOptions::new()
             .max_connections(TRACE_READERS)
-            .connect_with(options.clone().read_only(true).pragma("cache_size", TRACE_CACHE_KIB.to_string()))
+            // Not mapped: tracing's cold reads want one page per read, where a fault on the map
+            // reads the pages around it too.
+            .connect_with(
+                options
+                    .clone()
+                    .read_only(true)
+                    .pragma("cache_size", TRACE_CACHE_KIB.to_string())
+                    .pragma("mmap_size", "0"),
+            )
             .await
             .map_err(db_err)?;
         // Never writes: only copies the WAL into the database (`checkpointer.rs`).

@@ -15,9 +15,11 @@ pub struct Verdict {
     /// When the reasons for this color started to hold (the earliest among the decisive
     /// reasons). `None` for green without a reason: the engine does not keep history, so
     /// the caller carries the time of the last change forward.
+    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
     pub since: Option<DateTime<Utc>>,
     /// The earliest instant at which, with no new facts, any rule may start or stop holding.
     /// `None`: nothing changes by time alone.
+    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
     pub next_review_at: Option<DateTime<Utc>>,
 }
 
@@ -26,12 +28,15 @@ pub struct Verdict {
 pub struct Decision {
     pub color: Color,
     /// See [`Verdict::since`].
+    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
     pub since: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::rfc3339::serialize")]
     pub evaluated_at: DateTime<Utc>,
     /// Every rule that holds: the decisive ones first, then by color (highest first), then
     /// in file order.
     pub reasons: Vec<Reason>,
     pub rule_set_version: String,
+    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
     pub next_review_at: Option<DateTime<Utc>>,
     /// How and when the color returns to green; `None` when it is green.
     pub to_green: Option<ToGreen>,
@@ -51,8 +56,10 @@ pub struct Reason {
     /// Whether this reason sets the color (its color is the decision's, and no `final` rule
     /// of another rule overrides it).
     pub decisive: bool,
+    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
     pub since: Option<DateTime<Utc>>,
     /// When it stops holding if nothing new happens; `None`: not by time alone.
+    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
     pub until: Option<DateTime<Utc>>,
     /// Empty in a stored decision ([`super::RuleSet::evaluate_unexplained`]), and then left
     /// out of its JSON.
@@ -80,6 +87,7 @@ pub struct ToGreen {
     pub en: String,
     /// When every current reason will have expired, if nothing new happens; `None` when some
     /// reason does not expire by time (a case, an open quarantine, a missing test).
+    #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
     pub at: Option<DateTime<Utc>>,
 }
 
@@ -99,7 +107,9 @@ pub enum Evidence {
         region: RegionCode,
         /// Full name, province first: `湖北省 武汉市 江岸区`.
         region_name: String,
+        #[serde(serialize_with = "crate::rfc3339::serialize")]
         start: DateTime<Utc>,
+        #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
         end: Option<DateTime<Utc>>,
         /// Minutes counted at the required level (the part of the stay while the region was
         /// at that level, reduced to the reported dwell).
@@ -113,6 +123,7 @@ pub enum Evidence {
     Contact {
         record_id: String,
         contact_kind: ContactKind,
+        #[serde(serialize_with = "crate::rfc3339::serialize")]
         at: DateTime<Utc>,
         case_id: Option<String>,
         source: Option<String>,
@@ -120,11 +131,13 @@ pub enum Evidence {
     Case {
         record_id: String,
         status: CaseStatus,
+        #[serde(serialize_with = "crate::rfc3339::serialize")]
         at: DateTime<Utc>,
     },
     Declaration {
         record_id: String,
         day: NaiveDate,
+        #[serde(serialize_with = "crate::rfc3339::serialize")]
         declared_at: DateTime<Utc>,
         temperature: Option<f64>,
         symptoms: Vec<Symptom>,
@@ -133,11 +146,14 @@ pub enum Evidence {
     Test {
         record_id: String,
         result: TestResult,
+        #[serde(serialize_with = "crate::rfc3339::serialize")]
         sampled_at: DateTime<Utc>,
+        #[serde(serialize_with = "crate::rfc3339::serialize")]
         known_at: DateTime<Utc>,
     },
     MissedDeclarations {
         last_declared_day: Option<NaiveDate>,
+        #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
         registered_at: Option<DateTime<Utc>>,
         /// Whole local days since the last declaration (or registration), today excluded.
         missed_days: u32,
@@ -145,13 +161,17 @@ pub enum Evidence {
     Quarantine {
         record_id: String,
         quarantine_kind: QuarantineKind,
+        #[serde(serialize_with = "crate::rfc3339::serialize")]
         start: DateTime<Utc>,
+        #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
         end: Option<DateTime<Utc>>,
     },
     Override {
         record_id: String,
         color: Color,
+        #[serde(serialize_with = "crate::rfc3339::serialize")]
         from: DateTime<Utc>,
+        #[serde(serialize_with = "crate::rfc3339::serialize_opt")]
         until: Option<DateTime<Utc>>,
         legal_basis: String,
         reason: String,
@@ -160,6 +180,7 @@ pub enum Evidence {
     Vaccination {
         record_id: String,
         /// When the required dose count was reached.
+        #[serde(serialize_with = "crate::rfc3339::serialize")]
         at: DateTime<Utc>,
         doses: u32,
     },
