@@ -1,6 +1,7 @@
-//! Stored decisions on SQLite (migration 0012): each decision's record appended to
+//! Stored decisions on SQLite (migrations 0012, 0017): each decision's record appended to
 //! `decision_records`, the person's small row in `decisions` (clustered by subject id)
-//! pointing at it, and a row in `color_changes` when the color changed. One writer function
+//! pointing at it, and a row in `color_changes` when the color changed; both name the
+//! rule-set version by its number in `rule_set_versions`. One writer function
 //! serves one decision and a million: the recoloring of a district passes people in subject-id
 //! order, so the rows it updates are adjacent and the records it appends are sequential.
 
@@ -59,8 +60,11 @@ impl SqliteStore {
 
     pub(crate) async fn decision_get_impl(&self, subject_id: &SubjectId) -> StoreResult<Option<DecisionRecord>> {
         let row = sqlx::query(
-            "SELECT r.subject_id, r.color, r.since, r.rule_set_version, r.next_review_at, r.evaluated_at, r.record \
-             FROM decisions d JOIN decision_records r ON r.id = d.record_id WHERE d.subject_id = ?",
+            // The color, start and next review are the person's row's: it is written with its
+            // record, in the same transaction, and always points at it.
+            "SELECT d.subject_id, d.color, d.since, v.version AS rule_set_version, d.next_review_at, r.evaluated_at, \
+             r.record FROM decisions d JOIN decision_records r ON r.id = d.record_id \
+             JOIN rule_set_versions v ON v.id = r.version_id WHERE d.subject_id = ?",
         )
         .bind(subject_id.as_str())
         .fetch_optional(&self.reader)
@@ -108,10 +112,12 @@ impl SqliteStore {
 
     pub(crate) async fn decisions_mark_due_impl(&self, version: &str, at: DateTime<Utc>) -> StoreResult<u64> {
         // Earlier reviews stay as they are: this only brings the others forward. The version
-        // is in the record (a rule change is rare; a probe per person is fine then).
+        // is in the record (a rule change is rare; a probe per person is fine then); a version
+        // never stored has no number, and then every decision is of another one.
         let done = sqlx::query(
             "UPDATE decisions SET next_review_at = ?1 WHERE (next_review_at IS NULL OR next_review_at > ?1) \
-             AND (SELECT r.rule_set_version FROM decision_records r WHERE r.id = decisions.record_id) <> ?2",
+             AND (SELECT r.version_id FROM decision_records r WHERE r.id = decisions.record_id) \
+             IS NOT (SELECT id FROM rule_set_versions WHERE version = ?2)",
         )
         .bind(micros(at))
         .bind(version)
@@ -141,9 +147,9 @@ impl SqliteStore {
 /// appended, the person's row pointed at it, and a color change when the color differs.
 fn save(db: &bulk::Db, rows: &[Owned]) -> StoreResult<Vec<(SubjectId, ColorChange)>> {
     let previous = db.prepare("SELECT color FROM decisions WHERE subject_id = ?1")?;
+    let mut versions = Versions::new(db)?;
     let record = db.prepare(
-        "INSERT INTO decision_records (subject_id, color, since, rule_set_version, next_review_at, evaluated_at, \
-         record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO decision_records (subject_id, version_id, evaluated_at, record) VALUES (?1, ?2, ?3, ?4)",
     )?;
     let person = db.prepare(
         "INSERT INTO decisions (subject_id, record_id, color, since, next_review_at) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -151,22 +157,14 @@ fn save(db: &bulk::Db, rows: &[Owned]) -> StoreResult<Vec<(SubjectId, ColorChang
          since = excluded.since, next_review_at = excluded.next_review_at",
     )?;
     let change = db.prepare(
-        "INSERT INTO color_changes (subject_id, at, from_color, to_color, rule_set_version) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO color_changes (subject_id, at, from_color, to_color, version_id) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     let mut changes = Vec::new();
     for d in rows {
         let s = d.subject.as_str();
         let from = previous.query_text(&[Value::Text(s)])?.as_deref().map(codec::color).transpose()?;
-        let next = d.next.map_or(Value::Null, Value::Int);
-        record.run(&[
-            Value::Text(s),
-            Value::Text(d.color.as_str()),
-            Value::Int(d.since),
-            Value::Text(&d.version),
-            next,
-            Value::Int(d.evaluated),
-            Value::Text(&d.record),
-        ])?;
+        let version = versions.id(&d.version)?;
+        record.run(&[Value::Text(s), Value::Int(version), Value::Int(d.evaluated), Value::Text(&d.record)])?;
         let record_id = db.last_insert_rowid();
         person.run(&[
             Value::Text(s),
@@ -181,11 +179,46 @@ fn save(db: &bulk::Db, rows: &[Owned]) -> StoreResult<Vec<(SubjectId, ColorChang
                 Value::Int(d.evaluated),
                 from.map_or(Value::Null, |f| Value::Text(f.as_str())),
                 Value::Text(d.color.as_str()),
-                Value::Text(&d.version),
+                Value::Int(version),
             ])?;
             let c = ColorChange { at: time(d.evaluated)?, from, to: d.color, rule_set_version: d.version.clone() };
             changes.push((d.subject.clone(), c));
         }
     }
     Ok(changes)
+}
+
+/// The numbers of rule-set versions (`rule_set_versions`, migration 0017), looked up or added
+/// once per version per transaction: a recoloring names one version a million times.
+struct Versions<'db> {
+    find: bulk::Statement<'db>,
+    add: bulk::Statement<'db>,
+    db: &'db bulk::Db,
+    known: Vec<(String, i64)>,
+}
+
+impl<'db> Versions<'db> {
+    fn new(db: &'db bulk::Db) -> StoreResult<Self> {
+        Ok(Self {
+            find: db.prepare("SELECT id FROM rule_set_versions WHERE version = ?1")?,
+            add: db.prepare("INSERT INTO rule_set_versions (version) VALUES (?1)")?,
+            db,
+            known: Vec::new(),
+        })
+    }
+
+    fn id(&mut self, version: &str) -> StoreResult<i64> {
+        if let Some((_, id)) = self.known.iter().find(|(v, _)| v == version) {
+            return Ok(*id);
+        }
+        let id = match self.find.query_all(&[Value::Text(version)], |r| r.int(0))?.first() {
+            Some(id) => *id,
+            None => {
+                self.add.run(&[Value::Text(version)])?;
+                self.db.last_insert_rowid()
+            }
+        };
+        self.known.push((version.to_string(), id));
+        Ok(id)
+    }
 }

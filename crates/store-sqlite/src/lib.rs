@@ -940,8 +940,8 @@ impl Store for SqliteStore {
 
     async fn color_history(&self, subject_id: &SubjectId, limit: u32) -> StoreResult<Vec<ColorChange>> {
         let rows = sqlx::query(
-            "SELECT at, from_color, to_color, rule_set_version FROM color_changes WHERE subject_id = ? \
-             ORDER BY id DESC LIMIT ?",
+            "SELECT c.at, c.from_color, c.to_color, v.version AS rule_set_version FROM color_changes c \
+             JOIN rule_set_versions v ON v.id = c.version_id WHERE c.subject_id = ? ORDER BY c.id DESC LIMIT ?",
         )
         .bind(subject_id.as_str())
         .bind(i64::from(limit))

@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (14, "declarations_by_day", include_str!("../migrations/0014_declarations_by_day.sql")),
     (15, "visits_unique_per_venue", include_str!("../migrations/0015_visits_unique_per_venue.sql")),
     (16, "rule_sets", include_str!("../migrations/0016_rule_sets.sql")),
+    (17, "rule_set_version_ids", include_str!("../migrations/0017_rule_set_version_ids.sql")),
 ];
 
 pub async fn run(pool: &SqlitePool) -> StoreResult<()> {
