@@ -17,8 +17,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// SQLite allocates through glibc's malloc (mimalloc serves Rust only). By default glibc hands
 /// freed memory at the top of a heap back to the kernel once 128 KiB are free, so the page
 /// cache of every bulk write (up to a GiB, freed when its connection closes) and the reader
-/// caches came back as fresh pages the kernel zeroed one by one: a quarter of a recoloring's
-/// CPU time went to page faults (`docs/benchmarks.md`). Keeping up to 1 GiB freed for reuse,
+/// caches came back as fresh pages the kernel zeroed one by one: a quarter of the CPU time of
+/// recoloring a city of a million people went to page faults (`docs/benchmarks.md`). Keeping up to 1 GiB freed for reuse,
 /// and serving blocks up to glibc's largest threshold from the heap rather than from `mmap`,
 /// ends that; the cost is memory held after a bulk write, at most what it used.
 fn keep_freed_memory() {
