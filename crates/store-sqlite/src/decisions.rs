@@ -188,21 +188,19 @@ fn save(db: &bulk::Db, rows: &[Owned]) -> StoreResult<Vec<(SubjectId, ColorChang
     Ok(changes)
 }
 
-/// The numbers of rule-set versions (`rule_set_versions`, migration 0017), looked up or added
-/// once per version per transaction: a recoloring names one version a million times.
+/// The numbers of rule-set versions (`rule_set_versions`, migration 0017), added if new and
+/// looked up once per version per transaction: a recoloring names one version a million times.
 struct Versions<'db> {
-    find: bulk::Statement<'db>,
     add: bulk::Statement<'db>,
-    db: &'db bulk::Db,
+    find: bulk::Statement<'db>,
     known: Vec<(String, i64)>,
 }
 
 impl<'db> Versions<'db> {
     fn new(db: &'db bulk::Db) -> StoreResult<Self> {
         Ok(Self {
+            add: db.prepare("INSERT INTO rule_set_versions (version) VALUES (?1) ON CONFLICT (version) DO NOTHING")?,
             find: db.prepare("SELECT id FROM rule_set_versions WHERE version = ?1")?,
-            add: db.prepare("INSERT INTO rule_set_versions (version) VALUES (?1)")?,
-            db,
             known: Vec::new(),
         })
     }
@@ -211,13 +209,9 @@ impl<'db> Versions<'db> {
         if let Some((_, id)) = self.known.iter().find(|(v, _)| v == version) {
             return Ok(*id);
         }
-        let id = match self.find.query_all(&[Value::Text(version)], |r| r.int(0))?.first() {
-            Some(id) => *id,
-            None => {
-                self.add.run(&[Value::Text(version)])?;
-                self.db.last_insert_rowid()
-            }
-        };
+        self.add.run(&[Value::Text(version)])?;
+        let found = self.find.query_all(&[Value::Text(version)], |r| r.int(0))?;
+        let id = *found.first().ok_or_else(|| StoreError::Backend("rule-set version not numbered".into()))?;
         self.known.push((version.to_string(), id));
         Ok(id)
     }
