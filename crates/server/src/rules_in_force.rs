@@ -106,7 +106,7 @@ pub async fn reload(app: &AppState, text: &str) -> Result<Reloaded, Vec<RuleErro
 /// its rule set was never kept (a corrupt or foreign database).
 pub async fn explain(app: &AppState, stored: &DecisionRecord) -> StoreResult<Decision> {
     use healthcode_store::StoreError;
-    let mut decision: Decision = serde_json::from_str(stored.record.as_str())
+    let mut decision: Decision = serde_json::from_str(&stored.record.json())
         .map_err(|e| StoreError::Corrupt(format!("decision record of {}: {e}", stored.subject_id)))?;
     let now = app.rules.current();
     let rules = if now.version() == decision.rule_set_version {

@@ -276,7 +276,7 @@ async fn save_decision(tx: &mut Transaction<'_, Postgres>, d: &DecisionRecord) -
     .bind(&d.rule_set_version)
     .bind(d.next_review_at)
     .bind(d.evaluated_at)
-    .bind(d.record.as_str())
+    .bind(d.record.json().as_ref())
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;

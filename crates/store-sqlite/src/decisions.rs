@@ -27,7 +27,8 @@ struct Owned {
     version: String,
     next: Option<i64>,
     evaluated: i64,
-    record: String,
+    /// Packed (`healthcode_store::packed`): a quarter of the JSON text's pages to write.
+    record: Vec<u8>,
 }
 
 impl SqliteStore {
@@ -47,7 +48,7 @@ impl SqliteStore {
                 version: d.rule_set_version.clone(),
                 next: d.next_review_at.map(micros),
                 evaluated: micros(d.evaluated_at),
-                record: d.record.as_str().to_string(),
+                record: d.record.packed().into_owned(),
             })
             .collect();
         let work = move |db: &bulk::Db| save(db, &rows);
@@ -62,8 +63,10 @@ impl SqliteStore {
         let row = sqlx::query(
             // The color, start and next review are the person's row's: it is written with its
             // record, in the same transaction, and always points at it.
+            // A record is packed, or JSON text when stored before records were packed (2026-12-08).
             "SELECT d.subject_id, d.color, d.since, v.version AS rule_set_version, d.next_review_at, r.evaluated_at, \
-             r.record FROM decisions d JOIN decision_records r ON r.id = d.record_id \
+             CASE typeof(r.record) WHEN 'blob' THEN r.record END AS packed, \
+             CASE typeof(r.record) WHEN 'text' THEN r.record END AS json FROM decisions d JOIN decision_records r ON r.id = d.record_id \
              JOIN rule_set_versions v ON v.id = r.version_id WHERE d.subject_id = ?",
         )
         .bind(subject_id.as_str())
@@ -78,7 +81,10 @@ impl SqliteStore {
                 rule_set_version: r.try_get("rule_set_version").map_err(db_err)?,
                 next_review_at: opt_time(r.try_get("next_review_at").map_err(db_err)?)?,
                 evaluated_at: time(r.try_get("evaluated_at").map_err(db_err)?)?,
-                record: DecisionJson::parse(r.try_get::<String, _>("record").map_err(db_err)?)?,
+                record: match r.try_get::<Option<Vec<u8>>, _>("packed").map_err(db_err)? {
+                    Some(packed) => DecisionJson::unpack(&packed)?,
+                    None => DecisionJson::parse(r.try_get::<String, _>("json").map_err(db_err)?)?,
+                },
             })
         })
         .transpose()
@@ -164,7 +170,7 @@ fn save(db: &bulk::Db, rows: &[Owned]) -> StoreResult<Vec<(SubjectId, ColorChang
         let s = d.subject.as_str();
         let from = previous.query_text(&[Value::Text(s)])?.as_deref().map(codec::color).transpose()?;
         let version = versions.id(&d.version)?;
-        record.run(&[Value::Text(s), Value::Int(version), Value::Int(d.evaluated), Value::Text(&d.record)])?;
+        record.run(&[Value::Text(s), Value::Int(version), Value::Int(d.evaluated), Value::Blob(&d.record)])?;
         let record_id = db.last_insert_rowid();
         person.run(&[
             Value::Text(s),
