@@ -6,7 +6,7 @@
 //! two thirds of them field names, times and the 64-digit rule-set version, and writing those
 //! pages (to the WAL, then into the file) was most of the writer's time; formatting the text was
 //! a tenth of all the CPU time (`docs/benchmarks.md`, "Recolor"). Packed, the same record is
-//! ~250 bytes:
+//! ~290 bytes (913 as text):
 //! - strings from a fixed table of field names and values ([`KNOWN`]) are one byte;
 //! - a string that is a UTC time in the exact form `rfc3339.rs` and chrono write
 //!   (`2026-12-06T21:55:33.036Z`) is its seconds and fraction as numbers;
