@@ -1021,7 +1021,7 @@ mod tests {
             bytes: serde_bytes_like::Bytes(vec![0, 255, 16]),
             chars: ('a', '中'),
             wide: (i128::MIN, u128::MAX, 5),
-            floats: (f32::MAX, f64::NAN, f64::INFINITY, 3.14),
+            floats: (f32::MAX, f64::NAN, f64::INFINITY, 2.75),
             keys: [(-5, true), (12, false)].into(),
             bool_keys: [(true, 1)].into(),
             char_keys: [('k', 2)].into(),
