@@ -129,7 +129,7 @@ pub fn recolor_rows(people: u64, affected: u64) -> Result<Vec<Row>> {
             pass: None,
         },
         Row {
-            name: "recolor: of which reading people, facts and colors".into(),
+            name: "recolor: of which reading people and their facts".into(),
             value: done.reading.as_secs_f64(),
             unit: "s",
             goal: None,
@@ -208,6 +208,7 @@ async fn run(
                 next_review_at: None,
                 evaluated_at: now - Duration::days(1),
                 record: serde_json::json!({"color": "green"}).into(),
+                keeps_since: false,
             })
             .collect();
         // Subject ids are random: inserting in their order keeps one of the indexes local.

@@ -7,7 +7,7 @@
 //! Many people at once (a region turning high-risk) take the set-based path, `recolor_many`.
 //! Codes and status pages still evaluate live, so they are right even between events.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
@@ -35,8 +35,7 @@ pub async fn recolor(app: &AppState, subject: &SubjectId) -> ApiResult<Option<Co
     // Stored without texts; `rules_in_force::explain` gives them back.
     let rules = app.rules.current_kept(app.store.as_ref(), app.clock.now()).await?;
     let decision = crate::risk::decide_unexplained(app, &person, &rules).await?;
-    let previous = app.store.decision_get(subject).await?.map(|p| (p.color, p.since));
-    let record = decision_record(subject, &decision, previous);
+    let record = decision_record(subject, &decision);
     let change = app.store.decision_save(&record).await?;
     if let Some(c) = &change {
         tracing::info!(subject_id = %subject, from = ?c.from, to = ?c.to, "color changed");
@@ -46,20 +45,14 @@ pub async fn recolor(app: &AppState, subject: &SubjectId) -> ApiResult<Option<Co
 }
 
 /// The decision as stored. A green without a reason has no start of its own: it counts from
-/// the last change (`previous`: the stored color and since when).
-fn decision_record(
-    subject: &SubjectId,
-    decision: &Decision,
-    previous: Option<(Color, DateTime<Utc>)>,
-) -> DecisionRecord {
-    let since = decision.since.unwrap_or_else(|| match previous {
-        Some((color, since)) if color == decision.color => since,
-        _ => decision.evaluated_at,
-    });
+/// the last change, which the store's writer takes over when the stored color is the same
+/// (`keeps_since`), and from now when it is not.
+fn decision_record(subject: &SubjectId, decision: &Decision) -> DecisionRecord {
     DecisionRecord {
         subject_id: subject.clone(),
         color: decision.color,
-        since,
+        since: decision.since.unwrap_or(decision.evaluated_at),
+        keeps_since: decision.since.is_none(),
         rule_set_version: decision.rule_set_version.clone(),
         next_review_at: decision.next_review_at,
         evaluated_at: decision.evaluated_at,
@@ -195,7 +188,7 @@ pub struct Recolored {
     pub people: usize,
     /// Colors that changed (stored, with an event each).
     pub changed: usize,
-    /// Reading people, their facts and their stored colors.
+    /// Reading people and their facts.
     pub reading: StdDuration,
     /// Evaluating the rules (wall time, every core).
     pub evaluating: StdDuration,
@@ -204,7 +197,7 @@ pub struct Recolored {
 }
 
 /// Re-evaluates many people with set-based reads and writes: per round of `BULK_ROUND`
-/// people, their records, facts and stored colors in a few queries, the rules evaluated on
+/// people, their records and facts in a few queries, the rules evaluated on
 /// every core, the decisions saved in one transaction. The result is what [`recolor`] gives
 /// each of them (same facts mapping, same rules, same stored record).
 pub async fn recolor_many(app: &AppState, subjects: Vec<SubjectId>) -> ApiResult<Recolored> {
@@ -219,13 +212,11 @@ pub async fn recolor_many(app: &AppState, subjects: Vec<SubjectId>) -> ApiResult
     for round in subjects.chunks(BULK_ROUND) {
         let start = std::time::Instant::now();
         let persons = app.store.persons_keys_many(round).await?;
-        let (records, colors) =
-            tokio::try_join!(app.store.facts_for_many(&persons, since), app.store.decisions_colors(round))?;
+        // No stored colors: the writer sees the color each decision replaces (`keeps_since`).
+        let records = app.store.facts_for_many(&persons, since).await?;
         let read = start.elapsed();
         done.reading += read;
-        let previous: HashMap<SubjectId, (Color, DateTime<Utc>)> =
-            colors.into_iter().map(|c| (c.subject_id, (c.color, c.since))).collect();
-        let decisions = evaluate_many(app, &rules, persons, records, &previous, &regions).await?;
+        let decisions = evaluate_many(app, &rules, persons, records, &regions).await?;
         done.evaluating += start.elapsed() - read;
         tracing::debug!(
             people = decisions.len(),
@@ -271,13 +262,12 @@ async fn evaluate_many(
     rules: &std::sync::Arc<healthcode_core::rules::RuleSet>,
     persons: Vec<PersonKeys>,
     records: Vec<FactRecords>,
-    previous: &HashMap<SubjectId, (Color, DateTime<Utc>)>,
     regions: &std::sync::Arc<RegionRisk>,
 ) -> ApiResult<Vec<DecisionRecord>> {
     let now = app.clock.now();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
     let per_thread = persons.len().div_ceil(threads).max(1);
-    type Part = (Vec<PersonKeys>, Vec<FactRecords>, Vec<Option<(Color, DateTime<Utc>)>>);
+    type Part = (Vec<PersonKeys>, Vec<FactRecords>);
     let mut work: Vec<Part> = Vec::new();
     let mut persons = persons.into_iter();
     let mut records = records.into_iter();
@@ -287,23 +277,21 @@ async fn evaluate_many(
             break;
         }
         let r: Vec<FactRecords> = records.by_ref().take(p.len()).collect();
-        let prev = p.iter().map(|p| previous.get(&p.subject_id).copied()).collect();
-        work.push((p, r, prev));
+        work.push((p, r));
     }
     let tasks: Vec<_> = work
         .into_iter()
-        .map(|(persons, records, previous)| {
+        .map(|(persons, records)| {
             let app = app.clone();
             let (rules, regions) = (rules.clone(), regions.clone());
             tokio::task::spawn_blocking(move || {
                 persons
                     .iter()
                     .zip(records)
-                    .zip(previous)
-                    .map(|((person, records), previous)| {
+                    .map(|(person, records)| {
                         let facts = crate::risk::facts_from(&app, person, records)?;
                         let decision = rules.evaluate_unexplained(&facts, &regions, now);
-                        Ok(decision_record(&person.subject_id, &decision, previous))
+                        Ok(decision_record(&person.subject_id, &decision))
                     })
                     .collect::<ApiResult<Vec<_>>>()
             })

@@ -254,16 +254,22 @@ fn vaccination_from_row(r: &PgRow) -> StoreResult<VaccinationRecord> {
 }
 
 /// Stores a decision in `tx`, with its color change when the color differs from the stored
-/// one (`decision_save`, `decisions_save_many`).
+/// one, and the stored start when it keeps it (`decision_save`, `decisions_save_many`).
 async fn save_decision(tx: &mut Transaction<'_, Postgres>, d: &DecisionRecord) -> StoreResult<Option<ColorChange>> {
-    let previous: Option<String> = sqlx::query("SELECT color FROM decisions WHERE subject_id = $1 FOR UPDATE")
-        .bind(d.subject_id.as_str())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_err)?
-        .map(|r| r.try_get(0))
-        .transpose()
-        .map_err(db_err)?;
+    let previous: Option<(String, DateTime<Utc>)> =
+        sqlx::query("SELECT color, since FROM decisions WHERE subject_id = $1 FOR UPDATE")
+            .bind(d.subject_id.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_err)?
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+            .transpose()
+            .map_err(db_err)?;
+    let from = previous.as_ref().map(|(color, _)| codec::color(color)).transpose()?;
+    let since = match previous {
+        Some((_, since)) if d.keeps_since && from == Some(d.color) => since,
+        _ => d.since,
+    };
     sqlx::query(
         "INSERT INTO decisions (subject_id, color, since, rule_set_version, next_review_at, evaluated_at, record) \
          VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (subject_id) DO UPDATE SET \
@@ -272,7 +278,7 @@ async fn save_decision(tx: &mut Transaction<'_, Postgres>, d: &DecisionRecord) -
     )
     .bind(d.subject_id.as_str())
     .bind(d.color.as_str())
-    .bind(d.since)
+    .bind(since)
     .bind(&d.rule_set_version)
     .bind(d.next_review_at)
     .bind(d.evaluated_at)
@@ -280,7 +286,6 @@ async fn save_decision(tx: &mut Transaction<'_, Postgres>, d: &DecisionRecord) -
     .execute(&mut **tx)
     .await
     .map_err(db_err)?;
-    let from = previous.as_deref().map(codec::color).transpose()?;
     let change = (from != Some(d.color)).then(|| ColorChange {
         at: d.evaluated_at,
         from,
@@ -981,6 +986,7 @@ impl Store for PostgresStore {
                 next_review_at: r.try_get("next_review_at").map_err(db_err)?,
                 evaluated_at: r.try_get("evaluated_at").map_err(db_err)?,
                 record: DecisionJson::from(r.try_get::<serde_json::Value, _>("record").map_err(db_err)?),
+                keeps_since: false,
             })
         })
         .transpose()

@@ -24,6 +24,7 @@ struct Owned {
     subject: SubjectId,
     color: Color,
     since: i64,
+    keeps_since: bool,
     version: String,
     next: Option<i64>,
     evaluated: i64,
@@ -45,6 +46,7 @@ impl SqliteStore {
                 subject: d.subject_id.clone(),
                 color: d.color,
                 since: micros(d.since),
+                keeps_since: d.keeps_since,
                 version: d.rule_set_version.clone(),
                 next: d.next_review_at.map(micros),
                 evaluated: micros(d.evaluated_at),
@@ -85,6 +87,7 @@ impl SqliteStore {
                     Some(packed) => DecisionJson::unpack(&packed)?,
                     None => DecisionJson::parse(r.try_get::<String, _>("json").map_err(db_err)?)?,
                 },
+                keeps_since: false,
             })
         })
         .transpose()
@@ -149,10 +152,11 @@ impl SqliteStore {
     }
 }
 
-/// Writes decisions in the caller's transaction: for each, the color it replaces, the record
-/// appended, the person's row pointed at it, and a color change when the color differs.
+/// Writes decisions in the caller's transaction: for each, the color it replaces (and since
+/// when, which a decision that keeps its start takes over), the record appended, the person's
+/// row pointed at it, and a color change when the color differs.
 fn save(db: &bulk::Db, rows: &[Owned]) -> StoreResult<Vec<(SubjectId, ColorChange)>> {
-    let previous = db.prepare("SELECT color FROM decisions WHERE subject_id = ?1")?;
+    let previous = db.prepare("SELECT color, since FROM decisions WHERE subject_id = ?1")?;
     let mut versions = Versions::new(db)?;
     let record = db.prepare(
         "INSERT INTO decision_records (subject_id, version_id, evaluated_at, record) VALUES (?1, ?2, ?3, ?4)",
@@ -168,7 +172,12 @@ fn save(db: &bulk::Db, rows: &[Owned]) -> StoreResult<Vec<(SubjectId, ColorChang
     let mut changes = Vec::new();
     for d in rows {
         let s = d.subject.as_str();
-        let from = previous.query_text(&[Value::Text(s)])?.as_deref().map(codec::color).transpose()?;
+        let stored = previous.query_all(&[Value::Text(s)], |r| Ok((codec::color(r.text(0)?)?, r.int(1)?)))?;
+        let from = stored.first().map(|(color, _)| *color);
+        let since = match stored.first() {
+            Some((color, since)) if d.keeps_since && *color == d.color => *since,
+            _ => d.since,
+        };
         let version = versions.id(&d.version)?;
         record.run(&[Value::Text(s), Value::Int(version), Value::Int(d.evaluated), Value::Blob(&d.record)])?;
         let record_id = db.last_insert_rowid();
@@ -176,7 +185,7 @@ fn save(db: &bulk::Db, rows: &[Owned]) -> StoreResult<Vec<(SubjectId, ColorChang
             Value::Text(s),
             Value::Int(record_id),
             Value::Text(d.color.as_str()),
-            Value::Int(d.since),
+            Value::Int(since),
             d.next.map_or(Value::Null, Value::Int),
         ])?;
         if from != Some(d.color) {

@@ -42,6 +42,7 @@ macro_rules! store_conformance_tests {
             region_risk_periods_import_once,
             lab_tests_and_case_statuses_import_once_by_id_number,
             decisions_keep_the_last_record_and_a_history_of_changes,
+            a_decision_without_a_start_keeps_the_stored_one_of_its_color,
             rule_sets_are_kept_once_by_version,
             trips_and_vaccinations_import_once_by_id_number,
             venues_are_stored_and_found,
@@ -613,6 +614,7 @@ pub async fn decisions_keep_the_last_record_and_a_history_of_changes(store: &dyn
         next_review_at: review.map(at),
         evaluated_at: at(secs),
         record: serde_json::json!({"color": color.as_str(), "reasons": [{"rule_id": "r", "evidence": [{"record_id": "x"}]}]}).into(),
+        keeps_since: false,
     }
     };
     let first = store.decision_save(&decision(Color::Green, 10, None)).await.unwrap();
@@ -631,6 +633,56 @@ pub async fn decisions_keep_the_last_record_and_a_history_of_changes(store: &dyn
     assert_eq!(store.decision_get(&p.subject_id).await.unwrap(), Some(red), "the last decision outlives retention");
     assert_eq!(store.decision_records_drop_before(at(10_000)).await.unwrap(), 0, "nothing left to delete");
     assert_eq!(store.color_history(&p.subject_id, 10).await.unwrap(), history, "the history of changes stays");
+}
+
+pub async fn a_decision_without_a_start_keeps_the_stored_one_of_its_color(store: &dyn Store) {
+    use healthcode_core::Color;
+    let (a, b) = (person("420102"), person("420103"));
+    for p in [&a, &b] {
+        store.person_insert(p).await.unwrap();
+    }
+    let decision = |p: &PersonRecord, color: Color, secs: i64, keeps_since: bool| DecisionRecord {
+        subject_id: p.subject_id.clone(),
+        color,
+        since: at(secs),
+        rule_set_version: "v1".into(),
+        next_review_at: None,
+        evaluated_at: at(secs),
+        record: serde_json::json!({"color": color.as_str()}).into(),
+        keeps_since,
+    };
+    let since = |p: &PersonRecord| {
+        let p = p.subject_id.clone();
+        async move {
+            let got = store.decision_get(&p).await.unwrap().unwrap();
+            assert!(!got.keeps_since, "a decision read back has its start");
+            got.since
+        }
+    };
+    // Nothing stored: the start given.
+    store.decision_save(&decision(&a, Color::Green, 10, true)).await.unwrap();
+    assert_eq!(since(&a).await, at(10));
+    // The same color stored: its start stays.
+    assert_eq!(store.decision_save(&decision(&a, Color::Green, 20, true)).await.unwrap(), None);
+    assert_eq!(since(&a).await, at(10));
+    // A decision with a start of its own: that one.
+    store.decision_save(&decision(&a, Color::Green, 30, false)).await.unwrap();
+    assert_eq!(since(&a).await, at(30));
+    // Another color stored: the start given.
+    store.decision_save(&decision(&a, Color::Yellow, 40, false)).await.unwrap();
+    store.decision_save(&decision(&a, Color::Green, 50, true)).await.unwrap();
+    assert_eq!(since(&a).await, at(50));
+    // Many at once follow the same rule, each person against their own stored decision.
+    store.decisions_save_many(&[decision(&b, Color::Red, 10, false)]).await.unwrap();
+    let changes = store
+        .decisions_save_many(&[decision(&a, Color::Green, 60, true), decision(&b, Color::Red, 60, true)])
+        .await
+        .unwrap();
+    assert_eq!(changes, vec![], "no color changed");
+    assert_eq!((since(&a).await, since(&b).await), (at(50), at(10)));
+    let changes = store.decisions_save_many(&[decision(&b, Color::Green, 70, true)]).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(since(&b).await, at(70));
 }
 
 pub async fn rule_sets_are_kept_once_by_version(store: &dyn Store) {

@@ -242,6 +242,7 @@ pub async fn decisions_of_many_people_are_saved_with_their_changes(store: &dyn S
         next_review_at: (color != Color::Green).then(|| at(secs + 100)),
         evaluated_at: at(secs),
         record: serde_json::json!({"color": color.as_str(), "at": secs}).into(),
+        keeps_since: false,
     };
     store.decision_save(&decision(&people[2], Color::Yellow, 5)).await.unwrap();
     let first = vec![decision(&people[0], Color::Green, 10), decision(&people[1], Color::Red, 10)];

@@ -94,6 +94,7 @@ pub async fn checked_visits_are_not_written_for_people_who_turned_red(store: &dy
             next_review_at: None,
             evaluated_at: at(100),
             record: serde_json::json!({"color": color.as_str()}).into(),
+            keeps_since: false,
         };
         store.decision_save(&decision).await.unwrap();
     }

@@ -273,6 +273,12 @@ pub struct DecisionRecord {
     pub evaluated_at: DateTime<Utc>,
     /// The decision exactly as the engine gave it (reasons, evidence, way back to green).
     pub record: DecisionJson,
+    /// The rules gave this color no start of its own (green without a reason): when saved, it
+    /// keeps the stored decision's `since` if that is of the same color, and takes `since` as
+    /// given otherwise. The writer decides, as it sees the color it replaces; the caller need
+    /// not read it first (a recoloring of a million people read each stored color for this
+    /// alone). Always false in a decision read back.
+    pub keeps_since: bool,
 }
 
 /// A decision's record: a JSON document, made once from the engine's decision and stored as

@@ -76,6 +76,7 @@ async fn migration_0012_keeps_decisions_and_their_history() {
             next_review_at: Some(at(500)),
             evaluated_at: at(40),
             record: record.clone().into(),
+            keeps_since: false,
         }
     );
     assert_eq!(store.decision_get(&green.subject_id).await.unwrap().unwrap().color, Color::Green);

@@ -14,6 +14,7 @@ pub async fn a_rule_change_makes_decisions_of_other_versions_due(store: &dyn Sto
         next_review_at: review.map(at),
         evaluated_at: at(0),
         record: serde_json::json!({}).into(),
+        keeps_since: false,
     };
     let (old_open, old_late, old_early, current) =
         (person("420102"), person("420102"), person("420102"), person("420102"));
