@@ -81,7 +81,7 @@ async fn both_paths_store_the_same_decisions(backend: Backend) {
     let touched = Touched { regions: vec![(hot, from, None)], ..Touched::default() };
     let subjects = subjects_touched(&app, &touched).await.unwrap();
     assert_eq!(subjects.len(), 8, "the people with a stay in the district");
-    let changed = recolor_many(&app, subjects.iter().cloned().collect()).await.unwrap().changed;
+    let changed = recolor_many(&app, subjects.to_vec()).await.unwrap().changed;
     assert_eq!(changed, 8, "seven first decisions and one yellow turned red");
     let mut announced = 0;
     while events.try_recv().is_ok() {
