@@ -349,7 +349,7 @@ struct Packer<'a> {
     out: &'a mut Vec<u8>,
 }
 
-impl Packer<'_> {
+impl<'a> Packer<'a> {
     fn int(&mut self, v: i64) {
         if v >= 0 {
             self.out.push(UINT);
@@ -372,6 +372,24 @@ impl Packer<'_> {
         self.out.push(OBJECT);
         put_str(self.out, variant);
     }
+
+    /// Starts an array or object (`tag`), inside `{"variant": …}` for an enum variant's.
+    fn open<'p>(&'p mut self, variant: Option<&str>, tag: u8) -> Compound<'p, 'a> {
+        if let Some(variant) = variant {
+            self.variant_key(variant);
+        }
+        self.out.push(tag);
+        Compound { packer: self, close: 1 + usize::from(variant.is_some()) }
+    }
+}
+
+/// A narrow integer, as its 64-bit kind.
+macro_rules! widened {
+    ($($method:ident: $type:ty => $wide:ident),*) => {$(
+        fn $method(self, v: $type) -> Result<(), Error> {
+            self.$wide(v.into())
+        }
+    )*};
 }
 
 impl<'p, 'a> ser::Serializer for &'p mut Packer<'a> {
@@ -389,15 +407,14 @@ impl<'p, 'a> ser::Serializer for &'p mut Packer<'a> {
         self.out.push(if v { TRUE } else { FALSE });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_i64(v.into())
-    }
+    widened!(
+        serialize_i8: i8 => serialize_i64,
+        serialize_i16: i16 => serialize_i64,
+        serialize_i32: i32 => serialize_i64,
+        serialize_u8: u8 => serialize_u64,
+        serialize_u16: u16 => serialize_u64,
+        serialize_u32: u32 => serialize_u64
+    );
     fn serialize_i64(self, v: i64) -> Result<(), Error> {
         self.int(v);
         Ok(())
@@ -408,15 +425,6 @@ impl<'p, 'a> ser::Serializer for &'p mut Packer<'a> {
             Err(_) => self.wide(v.to_string()),
         }
         Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_u64(v.into())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_u64(v.into())
     }
     fn serialize_u64(self, v: u64) -> Result<(), Error> {
         self.out.push(UINT);
@@ -492,8 +500,7 @@ impl<'p, 'a> ser::Serializer for &'p mut Packer<'a> {
         Ok(())
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Compound<'p, 'a>, Error> {
-        self.out.push(ARRAY);
-        Ok(Compound { packer: self, close: 1 })
+        Ok(self.open(None, ARRAY))
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'p, 'a>, Error> {
         self.serialize_seq(Some(len))
@@ -508,13 +515,10 @@ impl<'p, 'a> ser::Serializer for &'p mut Packer<'a> {
         variant: &'static str,
         _: usize,
     ) -> Result<Compound<'p, 'a>, Error> {
-        self.variant_key(variant);
-        self.out.push(ARRAY);
-        Ok(Compound { packer: self, close: 2 })
+        Ok(self.open(Some(variant), ARRAY))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'p, 'a>, Error> {
-        self.out.push(OBJECT);
-        Ok(Compound { packer: self, close: 1 })
+        Ok(self.open(None, OBJECT))
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'p, 'a>, Error> {
         self.serialize_map(Some(len))
@@ -526,9 +530,7 @@ impl<'p, 'a> ser::Serializer for &'p mut Packer<'a> {
         variant: &'static str,
         _: usize,
     ) -> Result<Compound<'p, 'a>, Error> {
-        self.variant_key(variant);
-        self.out.push(OBJECT);
-        Ok(Compound { packer: self, close: 2 })
+        Ok(self.open(Some(variant), OBJECT))
     }
 }
 
@@ -556,49 +558,28 @@ impl Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self)
-    }
+/// The serde traits of arrays: each element or field is a value.
+macro_rules! array_like {
+    ($($trait:ident::$method:ident),*) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), Error> {
+                Compound::end(self)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self)
-    }
-}
+array_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();
@@ -614,34 +595,38 @@ impl ser::SerializeMap for Compound<'_, '_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        put_str(self.packer.out, key);
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self)
-    }
+/// The serde traits of structs: each field is a key and a value.
+macro_rules! object_like {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
+                put_str(self.packer.out, key);
+                self.element(value)
+            }
+            fn end(self) -> Result<(), Error> {
+                Compound::end(self)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
-        put_str(self.packer.out, key);
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        Compound::end(self)
-    }
-}
+object_like!(SerializeStruct, SerializeStructVariant);
 
 /// A map key, which JSON wants as a string: serde_json takes strings, chars, integers, bools
 /// and floats (as their text), unit variants and newtype structs, and refuses the rest.
 struct KeyPacker<'a> {
     out: &'a mut Vec<u8>,
+}
+
+/// An integer key: its decimal text, as serde_json writes it.
+macro_rules! number_keys {
+    ($($method:ident: $type:ty),*) => {$(
+        fn $method(self, v: $type) -> Result<(), Error> {
+            self.serialize_str(&v.to_string())
+        }
+    )*};
 }
 
 fn key_must_be_a_string() -> Error {
@@ -669,36 +654,18 @@ impl ser::Serializer for KeyPacker<'_> {
     fn serialize_bool(self, v: bool) -> Result<(), Error> {
         self.serialize_str(if v { "true" } else { "false" })
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        self.serialize_str(&v.to_string())
-    }
+    number_keys!(
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_i128: i128,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+        serialize_u128: u128
+    );
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
         // serde_json's own text of the float, quoted; refused when not finite, as there.
         if !v.is_finite() {
@@ -855,41 +822,34 @@ impl<'a> Reader<'a> {
                 }
                 self.out.extend_from_slice(text);
             }
-            ARRAY => {
-                self.out.push(b'[');
-                let mut first = true;
-                loop {
-                    let tag = self.byte()?;
-                    if tag == END {
-                        break;
-                    }
-                    if !std::mem::take(&mut first) {
-                        self.out.push(b',');
-                    }
-                    self.value(tag)?;
-                }
-                self.out.push(b']');
-            }
-            OBJECT => {
-                self.out.push(b'{');
-                let mut first = true;
-                loop {
-                    let tag = self.byte()?;
-                    if tag == END {
-                        break;
-                    }
-                    if !std::mem::take(&mut first) {
-                        self.out.push(b',');
-                    }
-                    self.string(tag)?;
-                    self.out.push(b':');
-                    let tag = self.byte()?;
-                    self.value(tag)?;
-                }
-                self.out.push(b'}');
-            }
+            ARRAY => self.items(b'[', b']', |reader, tag| reader.value(tag))?,
+            OBJECT => self.items(b'{', b'}', |reader, tag| {
+                reader.string(tag)?;
+                reader.out.push(b':');
+                let tag = reader.byte()?;
+                reader.value(tag)
+            })?,
             _ => self.string(tag)?,
         }
+        Ok(())
+    }
+
+    /// The items of an array or object up to its [`END`], between `open` and `close` and
+    /// separated by commas; `item` reads one, its first tag read.
+    fn items(&mut self, open: u8, close: u8, item: impl Fn(&mut Self, u8) -> Result<(), Error>) -> Result<(), Error> {
+        self.out.push(open);
+        let mut first = true;
+        loop {
+            let tag = self.byte()?;
+            if tag == END {
+                break;
+            }
+            if !std::mem::take(&mut first) {
+                self.out.push(b',');
+            }
+            item(self, tag)?;
+        }
+        self.out.push(close);
         Ok(())
     }
 
