@@ -1,5 +1,6 @@
 //! Stored decisions on SQLite (migrations 0012, 0017): each decision's record appended to
-//! `decision_records`, the person's small row in `decisions` (clustered by subject id)
+//! `decision_records` (packed, `healthcode_store::packed`), the person's small row in
+//! `decisions` (clustered by subject id)
 //! pointing at it, and a row in `color_changes` when the color changed; both name the
 //! rule-set version by its number in `rule_set_versions`. One writer function
 //! serves one decision and a million: the recoloring of a district passes people in subject-id

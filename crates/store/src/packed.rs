@@ -278,12 +278,9 @@ fn time_of(s: &[u8]) -> Option<(i64, u64)> {
         24 | 27 | 30 if s[19] == b'.' => {
             let f = digits(20, s.len() - 1)?;
             let code = (s.len() as u64 - 21) / 3;
-            // Shortest exact: three digits that end in "000" would have been written as none.
-            let shorter = match code {
-                1 => f == 0,
-                2 => f % 1000 == 0,
-                _ => f % 1000 == 0,
-            };
+            // Shortest exact only: ".000" would have been written as none, and six or nine
+            // digits ending in "000" as three fewer.
+            let shorter = if code == 1 { f == 0 } else { f % 1000 == 0 };
             if shorter {
                 return None;
             }
